@@ -1,0 +1,19 @@
+"""Revocation: what the auth server revokes, the gateway refuses, with no per-request I/O."""
+
+from __future__ import annotations
+
+from jwtgate.revocation.base import (
+    RevocationEvent,
+    RevocationKind,
+    RevocationStore,
+    RevocationView,
+)
+from jwtgate.revocation.memory import InMemoryRevocationStore
+
+__all__ = [
+    "InMemoryRevocationStore",
+    "RevocationEvent",
+    "RevocationKind",
+    "RevocationStore",
+    "RevocationView",
+]
