@@ -9,6 +9,7 @@ from pydantic import Field
 from jwtgate.config.auth import AuthSettings
 from jwtgate.config.base import Section
 from jwtgate.config.gateway import GatewaySettings
+from jwtgate.config.shared import RedisSettings, RevocationSettings
 from jwtgate.config.tokens import TokenSettings
 
 __all__ = ["JwtGateConfig"]
@@ -21,3 +22,5 @@ class JwtGateConfig(Section):
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    revocation: RevocationSettings = Field(default_factory=RevocationSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
