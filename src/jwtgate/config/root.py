@@ -18,7 +18,10 @@ __all__ = ["JwtGateConfig"]
 class JwtGateConfig(Section):
     """Top-level configuration; every section has working embedded defaults."""
 
-    data_dir: Path = Field(default=Path(".jwtgate"))
+    data_dir: Path = Field(
+        default=Path(".jwtgate"),
+        description="keys, the SQLite database and the audit log live here",
+    )
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)

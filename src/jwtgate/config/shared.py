@@ -14,8 +14,12 @@ __all__ = ["RedisSettings", "RevocationSettings"]
 class RedisSettings(Section):
     """Connection to the Redis server used for shared state at scale."""
 
-    url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1)
-    prefix: str = Field(default="jwtgate:", min_length=1)
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0", min_length=1, description="Redis connection URL"
+    )
+    prefix: str = Field(
+        default="jwtgate:", min_length=1, description="prefix of every key and channel"
+    )
 
 
 class RevocationSettings(Section):
@@ -26,4 +30,6 @@ class RevocationSettings(Section):
     through pub/sub.
     """
 
-    backend: Literal["memory", "redis"] = "memory"
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="`memory` (one process) or `redis` (every worker)"
+    )

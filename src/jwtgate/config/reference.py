@@ -1,0 +1,99 @@
+"""Render the configuration reference (every field, its type and default) as Markdown.
+
+The reference in ``docs/configuration.md`` is generated from the models
+themselves, so it cannot drift from what the loader accepts; a test
+compares the file with :func:`render_reference`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from jwtgate.config.root import JwtGateConfig
+
+__all__ = ["render_reference"]
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a).replace("'", '"') for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        try:
+            value = field.default_factory()  # type: ignore[call-arg]
+        except TypeError:
+            return "(computed)"
+        if isinstance(value, BaseModel):
+            return "(section)"
+    elif field.default is PydanticUndefined:
+        return "**required**"
+    else:
+        value = field.default
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple, frozenset, set, dict)) and not value:
+        return "[]" if not isinstance(value, dict) else "{}"
+    return f"`{value}`"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    return found
+
+
+def _rows(model: type[BaseModel], prefix: str, out: list[str], seen: set[str]) -> None:
+    nested: list[tuple[str, type[BaseModel]]] = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        out.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
+        for sub in _models_in(field.annotation):
+            is_list = typing.get_origin(field.annotation) in (list, tuple)
+            nested.append((f"{path}[]." if is_list else f"{path}.", sub))
+    for sub_prefix, sub in nested:
+        key = f"{sub_prefix}{sub.__name__}"
+        if key not in seen:
+            seen.add(key)
+            _rows(sub, sub_prefix, out, seen)
+
+
+def render_reference() -> str:
+    """The Markdown configuration reference for :class:`JwtGateConfig`."""
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from the configuration models (`jwtgate config reference`);",
+        "do not edit by hand. Every field is optional unless marked **required**;",
+        "unknown keys are errors; `${ENV}` and `${ENV:-default}` are substituted",
+        "in string values.",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    _rows(JwtGateConfig, "", out, set())
+    return "\n".join(out) + "\n"
