@@ -1,0 +1,218 @@
+"""Rate limiting: GCRA token buckets, in process or shared through Redis.
+
+The Generic Cell Rate Algorithm (ITU-T I.371; the algorithm behind most
+production limiters) stores one number per key, the *theoretical arrival
+time* (TAT) of the next conforming request.  A bucket of size ``burst``
+refilled at ``rate`` tokens per second is exactly:
+
+* emission interval ``T = 1 / rate``; capacity ``burst * T`` seconds;
+* a request at ``now`` is allowed when ``max(TAT, now) + T - burst * T <= now``;
+  then ``TAT = max(TAT, now) + T``;
+* otherwise it is refused and may retry after ``allow_at - now`` seconds.
+
+A bucket whose TAT is in the past is full, i.e. indistinguishable from an
+absent one, so idle keys can be forgotten at no cost in accuracy: that is how
+the in-memory limiter bounds its memory and how Redis keys expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from jwtgate.clock import Clock, system_clock
+
+if TYPE_CHECKING:
+    from jwtgate.config import JwtGateConfig
+
+__all__ = [
+    "MemoryRateLimiter",
+    "RateDecision",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "build_rate_limiter",
+]
+
+_log = logging.getLogger("jwtgate.gateway.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of one hit: allowed or not, when to retry, tokens left."""
+
+    allowed: bool
+    retry_after: float
+    remaining: int
+
+
+class RateLimiter(Protocol):
+    """Anything that can charge one request against a named bucket."""
+
+    async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
+        """Take one token from bucket ``key`` (``rate`` tokens/s, ``burst`` capacity)."""
+        ...
+
+
+def _gcra(tat: float, now: float, rate: float, burst: int) -> tuple[RateDecision, float]:
+    """One GCRA step: the decision and the new TAT (unchanged when refused)."""
+    interval = 1.0 / rate
+    base = tat if tat > now else now
+    new_tat = base + interval
+    allow_at = new_tat - burst * interval
+    if allow_at > now:
+        return RateDecision(False, allow_at - now, 0), tat
+    remaining = int((now - allow_at) / interval + 1e-9)
+    return RateDecision(True, 0.0, remaining), new_tat
+
+
+def _check_args(rate: float, burst: int) -> None:
+    # Explicit checks, not asserts: asserts vanish under ``python -O``.
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError("rate must be a positive finite number of tokens per second")
+    if burst < 1:
+        raise ValueError("burst must be at least 1")
+
+
+class MemoryRateLimiter:
+    """A per-process GCRA limiter with O(1) hits and bounded memory.
+
+    Buckets live in an LRU-ordered dict.  Each hit also looks at the least
+    recently used bucket and drops it when it is full again (lossless); when
+    ``max_keys`` is reached the least recently used bucket is evicted even if
+    not yet full, which can only make the limiter more lenient for that one
+    key - memory stays bounded under a flood of distinct keys (e.g. spoofed
+    client IPs), which matters more.
+    """
+
+    __slots__ = ("_buckets", "_clock", "_max_keys")
+
+    def __init__(self, clock: Clock = system_clock, max_keys: int = 100_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[str, float] = OrderedDict()
+
+    def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
+        """Synchronous :meth:`hit` (the in-process limiter never waits)."""
+        _check_args(rate, burst)
+        now = self._clock()
+        buckets = self._buckets
+        tat = buckets.get(key)
+        decision, new_tat = _gcra(now if tat is None else tat, now, rate, burst)
+        if decision.allowed:
+            buckets[key] = new_tat
+            buckets.move_to_end(key)
+            self._evict(now)
+        return decision
+
+    async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
+        """Take one token from bucket ``key``."""
+        return self.hit_now(key, rate, burst)
+
+    def _evict(self, now: float) -> None:
+        buckets = self._buckets
+        # Lossless: the oldest bucket is full again, so forgetting it changes nothing.
+        oldest = next(iter(buckets))
+        if buckets[oldest] <= now:
+            del buckets[oldest]
+        while len(buckets) > self._max_keys:
+            buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+# KEYS[1] = bucket key; ARGV = rate, burst, now (or "" for the server's clock).
+# Runs atomically on the server, so any number of gateway workers and hosts
+# share one bucket exactly.  TIME is allowed in scripts since Redis 5 (effect
+# replication), which is what makes the server clock usable here.
+_GCRA_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now
+if ARGV[3] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[3])
+end
+local interval = 1 / rate
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then
+  return {0, tostring(allow_at - now), 0}
+end
+local ttl = math.ceil((new_tat - now) * 1000)
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', ttl)
+return {1, '0', math.floor((now - allow_at) / interval + 1e-9)}
+"""
+
+
+class RedisRateLimiter:
+    """A GCRA limiter whose buckets live in Redis, shared by every worker and host.
+
+    One hit is one ``EVALSHA`` round trip.  Time comes from the Redis server
+    by default (``clock=None``), so gateways with skewed clocks still agree;
+    pass a clock to use local time instead (tests, or single-host setups).
+
+    If Redis is unreachable the limiter *fails open* (allows, logs, counts
+    ``errors``): a rate limit protects availability, and refusing every
+    request during a Redis outage would cause the outage it exists to prevent.
+    """
+
+    def __init__(self, url: str, *, prefix: str, clock: Clock | None = None) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(url)
+        self._prefix = f"{prefix}rl:"
+        self._clock = clock
+        self._script = self._redis.register_script(_GCRA_LUA)
+        self.errors = 0
+
+    async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
+        """Take one token from the shared bucket ``key``."""
+        import redis.exceptions
+
+        _check_args(rate, burst)
+        now = "" if self._clock is None else repr(self._clock())
+        try:
+            allowed, retry, remaining = await self._script(
+                keys=[self._key(key)], args=[repr(float(rate)), burst, now]
+            )
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self.errors += 1
+            if self.errors == 1 or self.errors % 1000 == 0:
+                _log.warning("rate limiter: Redis unavailable, allowing (%s)", type(exc).__name__)
+            return RateDecision(True, 0.0, burst - 1)
+        return RateDecision(bool(allowed), float(retry), int(remaining))
+
+    def _key(self, key: str) -> str:
+        # Keys may carry client-chosen claim values; hash long ones so a huge
+        # claim cannot make huge Redis keys.
+        if len(key) > 200:
+            key = "h:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return self._prefix + key
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self._redis.aclose()
+
+
+def build_rate_limiter(config: JwtGateConfig, clock: Clock = system_clock) -> RateLimiter:
+    """The limiter named by ``gateway.rate_limit_backend`` (``memory`` or ``redis``).
+
+    The Redis limiter uses the Redis server's clock, so ``clock`` only
+    applies to the in-memory one.
+    """
+    backend = getattr(config.gateway, "rate_limit_backend", "memory")
+    if backend == "redis":
+        return RedisRateLimiter(config.redis.url, prefix=config.redis.prefix)
+    return MemoryRateLimiter(clock)
