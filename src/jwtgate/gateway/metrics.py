@@ -1,0 +1,228 @@
+"""Prometheus metrics of the gateway, named after pipeline stages and outcomes.
+
+Series (all prefixed ``jwtgate_``):
+
+==================================  =========================================
+``requests_total{route,status}``    every answered request
+``request_seconds{route}``          end-to-end latency histogram
+``auth_total{outcome,code}``        ``allowed`` / ``denied`` / ``anonymous``...
+``verify_seconds``                  token verification latency histogram
+``token_cache_hits_total``          verified-token cache hits
+``token_cache_misses_total``        verified-token cache misses
+``token_cache_hit_ratio``           hits / (hits + misses), computed at scrape
+``jwks_fetch_total{result}``        remote JWKS fetches by result
+``revocations_applied_total``       revocation events applied to the view
+``rate_limited_total{route}``       requests refused with 429
+==================================  =========================================
+
+Multi-worker deployments: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
+directory *before* any worker imports ``prometheus_client`` (the value
+storage is chosen at import time).  Each worker then writes its samples to
+memory-mapped files there, and :meth:`GatewayMetrics.render` - on whichever
+process serves the admin listener - aggregates every worker's files.  The
+server should empty the directory at start and call
+``prometheus_client.multiprocess.mark_process_dead(pid)`` when a worker
+exits.  Counters and histograms are summed across workers; the hit ratio is
+computed from the summed counters, so it is correct for the whole gateway.
+
+Per-request cost is kept to a dict lookup and one ``inc``/``observe``: the
+labelled children are created once per label combination and cached.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+__all__ = ["GatewayMetrics", "multiprocess_dir"]
+
+_VERIFY_BUCKETS = (
+    0.00001,
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.05,
+)
+_REQUEST_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+def multiprocess_dir() -> str | None:
+    """The ``PROMETHEUS_MULTIPROC_DIR`` in effect, or None in single-process mode."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class _WithHitRatio:
+    """Collects a source registry and appends the cache hit-ratio gauge."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        families = list(self._source.collect())
+        hits = misses = 0.0
+        for family in families:
+            for sample in family.samples:
+                if sample.name == "jwtgate_token_cache_hits_total":
+                    hits += sample.value
+                elif sample.name == "jwtgate_token_cache_misses_total":
+                    misses += sample.value
+        ratio = GaugeMetricFamily(
+            "jwtgate_token_cache_hit_ratio",
+            "Verified-token cache hits / (hits + misses) since start.",
+            value=hits / (hits + misses) if hits + misses else 0.0,
+        )
+        return iter([*families, ratio])
+
+
+class GatewayMetrics:
+    """The gateway's Prometheus series; one instance per worker process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # A private registry by default, so several gateways (tests) can coexist.
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self._requests = Counter(
+            "jwtgate_requests",
+            "Requests answered, by route and status.",
+            ["route", "status"],
+            registry=r,
+        )
+        self._request_seconds = Histogram(
+            "jwtgate_request_seconds",
+            "End-to-end request latency in seconds, by route.",
+            ["route"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self._auth = Counter(
+            "jwtgate_auth",
+            "Authentication outcomes, by error code.",
+            ["outcome", "code"],
+            registry=r,
+        )
+        self._verify = Histogram(
+            "jwtgate_verify_seconds",
+            "Token verification latency in seconds (cached or not).",
+            buckets=_VERIFY_BUCKETS,
+            registry=r,
+        )
+        self._hits = Counter("jwtgate_token_cache_hits", "Verified-token cache hits.", registry=r)
+        self._misses = Counter(
+            "jwtgate_token_cache_misses", "Verified-token cache misses.", registry=r
+        )
+        self._jwks = Counter(
+            "jwtgate_jwks_fetch", "Remote JWKS fetches, by result.", ["result"], registry=r
+        )
+        self._revocations = Counter(
+            "jwtgate_revocations_applied", "Revocation events applied to the view.", registry=r
+        )
+        self._limited = Counter(
+            "jwtgate_rate_limited",
+            "Requests refused by a rate limit, by route.",
+            ["route"],
+            registry=r,
+        )
+        self._request_children: dict[tuple[str, int], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
+        self._auth_children: dict[tuple[str, str], Counter] = {}
+        self._jwks_children: dict[str, Counter] = {}
+        self._limited_children: dict[str, Counter] = {}
+        self._seen_hits = 0
+        self._seen_misses = 0
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and observe its latency."""
+        key = (route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self._requests.labels(route, str(status))
+        child.inc()
+        hist = self._latency_children.get(route)
+        if hist is None:
+            hist = self._latency_children[route] = self._request_seconds.labels(route)
+        hist.observe(seconds)
+
+    def auth(self, outcome: str, code: str) -> None:
+        """Count one authentication outcome (``allowed``/``denied``, error code or ``ok``)."""
+        key = (outcome, code)
+        child = self._auth_children.get(key)
+        if child is None:
+            child = self._auth_children[key] = self._auth.labels(outcome, code)
+        child.inc()
+
+    def verify_latency(self, seconds: float) -> None:
+        """Observe one token verification."""
+        self._verify.observe(seconds)
+
+    def cache(self, hits: int, misses: int) -> None:
+        """Report the verifier's absolute cache counters; the increase is added.
+
+        A counter that went down means the verifier (and its cache) was
+        rebuilt, e.g. on reload: its whole value is then new.
+        """
+        dh = hits - self._seen_hits if hits >= self._seen_hits else hits
+        dm = misses - self._seen_misses if misses >= self._seen_misses else misses
+        self._seen_hits, self._seen_misses = hits, misses
+        if dh:
+            self._hits.inc(dh)
+        if dm:
+            self._misses.inc(dm)
+
+    def jwks_fetch(self, result: str) -> None:
+        """Count one remote JWKS fetch by result (``updated``, ``timeout``...)."""
+        child = self._jwks_children.get(result)
+        if child is None:
+            child = self._jwks_children[result] = self._jwks.labels(result)
+        child.inc()
+
+    def revocations_applied(self, n: int) -> None:
+        """Count ``n`` revocation events applied to the view."""
+        if n > 0:
+            self._revocations.inc(n)
+
+    def rate_limited(self, route: str) -> None:
+        """Count one request refused with 429 on ``route``."""
+        child = self._limited_children.get(route)
+        if child is None:
+            child = self._limited_children[route] = self._limited.labels(route)
+        child.inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type (all workers in multiprocess mode)."""
+        source = self.registry
+        if multiprocess_dir() is not None:
+            from prometheus_client import multiprocess
+
+            source = CollectorRegistry()
+            multiprocess.MultiProcessCollector(source)  # type: ignore[no-untyped-call]
+        return generate_latest(_WithHitRatio(source)), CONTENT_TYPE_LATEST

@@ -1,0 +1,104 @@
+"""Gateway metrics: the expected series appear after calls, single and multi-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from jwtgate.gateway.metrics import GatewayMetrics
+
+
+def _samples(metrics: GatewayMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body, content_type = metrics.render()
+    assert content_type.startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_render_contains_every_series_after_calls() -> None:
+    m = GatewayMetrics()
+    m.request("echo", 200, 0.002)
+    m.request("echo", 200, 0.004)
+    m.request("admin", 403, 0.001)
+    m.auth("allowed", "ok")
+    m.auth("denied", "token_expired")
+    m.verify_latency(0.00003)
+    m.cache(hits=3, misses=1)
+    m.jwks_fetch("updated")
+    m.jwks_fetch("timeout")
+    m.revocations_applied(2)
+    m.rate_limited("echo")
+    s = _samples(m)
+    assert s[("jwtgate_requests_total", (("route", "echo"), ("status", "200")))] == 2
+    assert s[("jwtgate_requests_total", (("route", "admin"), ("status", "403")))] == 1
+    assert s[("jwtgate_request_seconds_count", (("route", "echo"),))] == 2
+    assert s[("jwtgate_auth_total", (("code", "token_expired"), ("outcome", "denied")))] == 1
+    assert s[("jwtgate_auth_total", (("code", "ok"), ("outcome", "allowed")))] == 1
+    assert s[("jwtgate_verify_seconds_count", ())] == 1
+    assert s[("jwtgate_verify_seconds_bucket", (("le", "5e-05"),))] == 1
+    assert s[("jwtgate_token_cache_hits_total", ())] == 3
+    assert s[("jwtgate_token_cache_misses_total", ())] == 1
+    assert s[("jwtgate_token_cache_hit_ratio", ())] == pytest.approx(0.75)
+    assert s[("jwtgate_jwks_fetch_total", (("result", "updated"),))] == 1
+    assert s[("jwtgate_jwks_fetch_total", (("result", "timeout"),))] == 1
+    assert s[("jwtgate_revocations_applied_total", ())] == 2
+    assert s[("jwtgate_rate_limited_total", (("route", "echo"),))] == 1
+
+
+def test_cache_counters_are_absolute_and_survive_a_rebuilt_verifier() -> None:
+    m = GatewayMetrics()
+    m.cache(10, 5)
+    m.cache(12, 5)  # +2 hits
+    m.cache(1, 1)  # verifier rebuilt (reload): its counters restarted
+    s = _samples(m)
+    assert s[("jwtgate_token_cache_hits_total", ())] == 13
+    assert s[("jwtgate_token_cache_misses_total", ())] == 6
+
+
+def test_hit_ratio_is_zero_before_any_lookup() -> None:
+    assert _samples(GatewayMetrics())[("jwtgate_token_cache_hit_ratio", ())] == 0.0
+
+
+def test_instances_do_not_share_state() -> None:
+    a, b = GatewayMetrics(), GatewayMetrics()
+    a.rate_limited("r")
+    assert ("jwtgate_rate_limited_total", (("route", "r"),)) not in _samples(b)
+
+
+_WORKER = """
+import sys
+from jwtgate.gateway.metrics import GatewayMetrics
+m = GatewayMetrics()
+m.request("echo", 200, 0.01)
+m.cache(int(sys.argv[1]), 1)
+"""
+_SCRAPE = """
+import sys
+from jwtgate.gateway.metrics import GatewayMetrics
+sys.stdout.write(GatewayMetrics().render()[0].decode())
+"""
+
+
+def test_multiprocess_mode_aggregates_workers(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for hits in ("3", "5"):
+        subprocess.run([sys.executable, "-c", _WORKER, hits], env=env, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRAPE], env=env, check=True, capture_output=True, timeout=60
+    ).stdout.decode()
+    values = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(out)
+        for s in f.samples
+    }
+    assert values[("jwtgate_requests_total", (("route", "echo"), ("status", "200")))] == 2
+    assert values[("jwtgate_token_cache_hits_total", ())] == 8
+    assert values[("jwtgate_token_cache_hit_ratio", ())] == pytest.approx(0.8)
