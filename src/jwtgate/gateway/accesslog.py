@@ -1,0 +1,103 @@
+"""Structured JSON access log: one line per request, never a token.
+
+Tokens leak into logs through URLs more than anywhere else (RFC 6750
+section 5.3 warns against query-string tokens for exactly this reason), so
+the logged ``path`` is cut at ``?`` and ``#``, and anything shaped like a
+compact JWS left in it is replaced by ``[redacted]``.  ``json.dumps`` with
+``ensure_ascii`` escapes every control and non-ASCII character, so a
+client-chosen path, subject or request id can never forge a log line
+(CWE-117).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+__all__ = ["AccessLogger"]
+
+# Three base64url segments whose first starts like a JSON object header ("{" -> "eyJ").
+_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_MAX_FIELD = 2048
+
+
+def _clean_path(path: str) -> str:
+    cut = len(path)
+    for sep in ("?", "#"):
+        i = path.find(sep)
+        if i != -1 and i < cut:
+            cut = i
+    path = path[:cut]
+    if "eyJ" in path:
+        path = _JWT_RE.sub("[redacted]", path)
+    return path[:_MAX_FIELD]
+
+
+def _short(value: str | None) -> str | None:
+    return value if value is None or len(value) <= _MAX_FIELD else value[:_MAX_FIELD]
+
+
+class AccessLogger:
+    """Writes one JSON object per request to a text stream (stdout by default).
+
+    The stream's own buffering is used (a file opened by :meth:`to_file` is
+    block-buffered); call :meth:`flush` on shutdown.
+    """
+
+    __slots__ = ("_owned", "_stream", "enabled")
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self._stream: TextIO = stream if stream is not None else sys.stdout
+        self._owned = False
+        self.enabled = enabled
+
+    @classmethod
+    def to_file(cls, path: Path | str, *, buffering: int = 64 * 1024) -> AccessLogger:
+        """A logger appending to ``path`` with a write buffer of ``buffering`` bytes."""
+        logger = cls(open(path, "a", encoding="utf-8", buffering=buffering))  # noqa: SIM115
+        logger._owned = True
+        return logger
+
+    def log(
+        self,
+        *,
+        request_id: str,
+        route: str,
+        method: str,
+        path: str,
+        status: int,
+        latency_ms: float,
+        subject: str | None,
+        error_code: str | None,
+        client_ip: str | None,
+    ) -> None:
+        """Write one access-log line; ``path`` may include a query, which is dropped."""
+        if not self.enabled:
+            return
+        record = {
+            "ts": round(time.time(), 3),
+            "request_id": _short(request_id),
+            "route": route,
+            "method": method[:32],
+            "path": _clean_path(path),
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "sub": _short(subject),
+            "error": error_code,
+            "client_ip": _short(client_ip),
+        }
+        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def flush(self) -> None:
+        """Push buffered lines to the stream's destination."""
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Flush, and close the file if this logger opened it."""
+        self.flush()
+        if self._owned:
+            self._stream.close()
