@@ -9,11 +9,14 @@ from jwtgate.revocation.base import (
     RevocationView,
 )
 from jwtgate.revocation.memory import InMemoryRevocationStore
+from jwtgate.revocation.redis import RedisRevocationStore, RevocationStoreUnavailable
 
 __all__ = [
     "InMemoryRevocationStore",
+    "RedisRevocationStore",
     "RevocationEvent",
     "RevocationKind",
     "RevocationStore",
+    "RevocationStoreUnavailable",
     "RevocationView",
 ]
