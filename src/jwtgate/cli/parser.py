@@ -1,0 +1,106 @@
+"""The argparse tree: one module per command group registers its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import NoReturn, TypeAlias
+
+from jwtgate import __version__
+from jwtgate.cli.context import CliContext, add_common_options
+
+__all__ = [
+    "Handler",
+    "JwtGateArgumentParser",
+    "Subparsers",
+    "add_command",
+    "add_group",
+    "build_parser",
+]
+
+Handler = Callable[[CliContext], int]
+"""A command implementation: gets the context, returns the exit status."""
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[JwtGateArgumentParser]"
+"""The object group modules add their commands to."""
+
+
+class JwtGateArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2.
+
+    The stock parser prints the whole usage block before the error; one line
+    that names the command and points at ``--help`` is easier to read and to
+    match in scripts.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: usage_error: <message> (see --help)`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: usage_error: {message} (see '{self.prog} --help')\n")
+
+
+def add_command(
+    subparsers: Subparsers,
+    name: str,
+    *,
+    help: str,
+    description: str | None = None,
+    handler: Handler | None = None,
+    epilog: str | None = None,
+) -> JwtGateArgumentParser:
+    """Add a subcommand carrying the common options and, if given, its handler."""
+    parser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_options(parser)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_group(
+    subparsers: Subparsers,
+    name: str,
+    *,
+    help: str,
+    description: str | None = None,
+) -> Subparsers:
+    """Add a command group (``keys``, ``users``...) and return its own subparsers."""
+    group = add_command(subparsers, name, help=help, description=description)
+    group.set_defaults(handler=None, group_parser=group)
+    return group.add_subparsers(title="commands", metavar="COMMAND", parser_class=type(group))
+
+
+def build_parser() -> JwtGateArgumentParser:
+    """The complete ``jwtgate`` command line."""
+    # Imported here so that each group module may import this one.
+    from jwtgate.cli import (
+        clients,
+        config_cmd,
+        demo,
+        keys,
+        revoke,
+        serve,
+        tokens,
+        users,
+        version,
+    )
+
+    parser = JwtGateArgumentParser(
+        prog="jwtgate",
+        description="jwtgate: JWT auth server, API gateway and tooling for JWT-secured APIs.",
+        epilog="Run 'jwtgate COMMAND --help' for the options of a command. "
+        "Exit status: 0 success, 1 operational error, 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"jwtgate {__version__}")
+    add_common_options(parser)
+    parser.set_defaults(handler=None, group_parser=parser)
+    sub = parser.add_subparsers(
+        title="commands", metavar="COMMAND", parser_class=JwtGateArgumentParser
+    )
+    for module in (demo, serve, keys, tokens, users, clients, revoke, config_cmd, version):
+        module.register(sub)
+    return parser

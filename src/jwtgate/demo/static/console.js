@@ -1,0 +1,217 @@
+// jwtgate browser console. Plain JavaScript, no dependencies, no build step.
+//
+// Token handling (OWASP HTML5 Security Cheat Sheet, RFC 6819 section 5.1.6):
+// - the access token, when the login response carries one, lives only in the
+//   `accessToken` variable below: never localStorage/sessionStorage, never a URL;
+// - the refresh token (and, in cookie mode, the access token) are HttpOnly cookies
+//   that scripts cannot read;
+// - every unsafe request sends the CSRF token in X-CSRF-Token (double submit,
+//   bound to the access token's `csrf` claim and checked by the gateway).
+// All text from the network is inserted with textContent, never innerHTML.
+"use strict";
+
+(() => {
+  const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+  const CSRF_COOKIES = ["jwtgate-csrf", "__Host-jwtgate-csrf"];
+  let accessToken = null;
+  let csrfToken = null;
+  let liveTimer = null;
+
+  const $ = (id) => document.getElementById(id);
+  const pretty = (value) => JSON.stringify(value, null, 2);
+
+  function readCookie(name) {
+    for (const part of document.cookie.split(";")) {
+      const [key, ...rest] = part.trim().split("=");
+      if (key === name) return decodeURIComponent(rest.join("="));
+    }
+    return null;
+  }
+
+  function currentCsrf() {
+    if (csrfToken) return csrfToken;
+    for (const name of CSRF_COOKIES) {
+      const value = readCookie(name);
+      if (value) return value;
+    }
+    return null;
+  }
+
+  function b64urlDecode(segment) {
+    const b64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = b64 + "=".repeat((4 - (b64.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    return new TextDecoder().decode(bytes);
+  }
+
+  // Decoded for display only: the browser does not (and cannot usefully) verify it.
+  function decodeClaims(token) {
+    const parts = token.split(".");
+    if (parts.length !== 3) throw new Error("not a compact JWT");
+    return { header: JSON.parse(b64urlDecode(parts[0])), claims: JSON.parse(b64urlDecode(parts[1])) };
+  }
+
+  async function call(method, url, { json, form, auth = true } = {}) {
+    const headers = { Accept: "application/json" };
+    let body;
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    } else if (form !== undefined) {
+      headers["Content-Type"] = "application/x-www-form-urlencoded";
+      body = new URLSearchParams(form).toString();
+    }
+    if (auth && accessToken) headers.Authorization = "Bearer " + accessToken;
+    const csrf = currentCsrf();
+    if (!SAFE.has(method) && csrf) headers["X-CSRF-Token"] = csrf;
+    const response = await fetch(url, {
+      method, headers, body, credentials: "same-origin", cache: "no-store", redirect: "error",
+    });
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+    return { status: response.status, headers: response.headers, data };
+  }
+
+  function setMessage(text, ok) {
+    const el = $("message");
+    el.textContent = text;
+    el.className = ok ? "status-ok" : "status-bad";
+  }
+
+  function showSession(tokens) {
+    if (tokens && typeof tokens.access_token === "string") accessToken = tokens.access_token;
+    if (tokens && typeof tokens.csrf_token === "string") csrfToken = tokens.csrf_token;
+    if (!accessToken) {
+      $("claims").textContent = "(the access token is in an HttpOnly cookie; scripts cannot read it)";
+      return;
+    }
+    try {
+      const { header, claims } = decodeClaims(accessToken);
+      $("claims").textContent = pretty({ header, claims });
+      $("who").textContent = String(claims.sub ?? "?");
+      $("mode").textContent = Array.isArray(claims.roles) ? "(roles: " + claims.roles.join(", ") + ")" : "";
+    } catch (err) {
+      $("claims").textContent = "cannot decode: " + err.message;
+    }
+  }
+
+  function clearSession(label) {
+    accessToken = null;
+    csrfToken = null;
+    $("who").textContent = "nobody";
+    $("mode").textContent = "";
+    $("claims").textContent = label || "(no token)";
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const username = $("username").value;
+    const password = $("password").value;
+    $("password").value = "";
+    clearSession();
+    const r = await call("POST", "/auth/login", { json: { username, password, cookie: true }, auth: false });
+    if (r.status === 200) {
+      setMessage("logged in as " + username, true);
+      if (r.data && r.data.refresh_token) delete r.data.refresh_token; // never kept by scripts
+      showSession(r.data);
+      if (!accessToken) $("who").textContent = username;
+      refreshLive();
+    } else {
+      const desc = r.data && r.data.error ? r.data.error + ": " + (r.data.error_description || "") : "";
+      setMessage("login failed (" + r.status + ") " + desc, false);
+    }
+  }
+
+  async function refresh() {
+    const r = await call("POST", "/auth/token", { form: { grant_type: "refresh_token" }, auth: false });
+    if (r.status === 200) {
+      setMessage("refreshed", true);
+      showSession(r.data);
+    } else {
+      setMessage("refresh failed (" + r.status + ") " + (r.data && r.data.error ? r.data.error : ""), false);
+    }
+  }
+
+  async function logout(path, label) {
+    const r = await call("POST", path);
+    setMessage(label + ": " + r.status, r.status < 300);
+    // The access token is now revoked at the gateway; keep it for one more call so the
+    // 401 is visible, but show that the session ended.
+    $("who").textContent = "nobody (logged out)";
+    $("claims").textContent = "(logged out; the old access token is revoked)";
+    csrfToken = null;
+  }
+
+  async function api(method, url) {
+    $("api-request").textContent = method + " " + url;
+    const r = await call(method, url, method === "GET" ? {} : { json: { hello: "jwtgate" } });
+    const status = $("api-status");
+    status.textContent = String(r.status);
+    status.className = r.status < 300 ? "status-ok" : "status-bad";
+    $("api-www").textContent = r.headers.get("WWW-Authenticate") || "-";
+    $("api-body").textContent = typeof r.data === "string" ? r.data : pretty(r.data);
+  }
+
+  async function loadKeys() {
+    const r = await call("GET", "/auth/.well-known/jwks.json", { auth: false });
+    if (r.status !== 200 || !r.data || !Array.isArray(r.data.keys)) {
+      $("jwks").textContent = "JWKS unavailable (" + r.status + ")";
+      return;
+    }
+    $("jwks").textContent = pretty(r.data);
+    let active = r.data.keys.length ? r.data.keys[r.data.keys.length - 1].kid : "-";
+    if (accessToken) {
+      try { active = decodeClaims(accessToken).header.kid || active; } catch (_) { /* keep */ }
+    }
+    $("active-kid").textContent = active;
+  }
+
+  function auditRow(event) {
+    const tr = document.createElement("tr");
+    const when = event.time || event.ts || event.at || event.created_at;
+    const cells = [
+      typeof when === "number" ? new Date(when * 1000).toISOString() : String(when ?? ""),
+      String(event.event ?? event.type ?? event.kind ?? ""),
+      String(event.subject ?? event.sub ?? event.username ?? ""),
+      pretty(event.detail ?? event.data ?? {}),
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  async function refreshLive() {
+    const audit = await call("GET", "/auth/admin/audit?limit=15");
+    const body = $("audit").querySelector("tbody");
+    body.replaceChildren();
+    if (audit.status === 200) {
+      const events = Array.isArray(audit.data) ? audit.data : (audit.data && audit.data.events) || [];
+      events.forEach((e) => body.appendChild(auditRow(e)));
+      $("audit-status").textContent = events.length + " recent events";
+    } else {
+      $("audit-status").textContent = "audit: " + audit.status + (audit.status === 403 ? " (admin role needed)" : "");
+    }
+    const stats = await call("GET", "/api/stats");
+    $("stats-status").textContent = "counters: " + stats.status;
+    $("stats").textContent = stats.status === 200 ? pretty(stats.data) : "";
+    loadKeys();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", login);
+    $("btn-refresh").addEventListener("click", refresh);
+    $("btn-logout").addEventListener("click", () => logout("/auth/logout", "logout"));
+    $("btn-logout-all").addEventListener("click", () => logout("/auth/logout-all", "logout everywhere"));
+    $("btn-echo").addEventListener("click", () => api("GET", "/api/echo/hello?x=1"));
+    $("btn-admin").addEventListener("click", () => api("GET", "/api/admin/area"));
+    $("btn-public").addEventListener("click", () => api("GET", "/api/public/info"));
+    $("btn-echo-post").addEventListener("click", () => api("POST", "/api/echo/submit"));
+    loadKeys();
+    liveTimer = setInterval(refreshLive, 5000);
+    window.addEventListener("pagehide", () => clearInterval(liveTimer));
+  });
+})();
