@@ -1,0 +1,172 @@
+"""The lean, strict JWS compact parser and the signature-only entry point.
+
+Everything a token can say about itself is checked here before any key is
+touched: structure (RFC 7515 section 7.1), canonical base64url, strict JSON,
+and the header rules of RFC 8725.  The header segment of a key's tokens
+repeats, so validated headers are memoised by their exact segment text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jwtgate.errors import (
+    AlgorithmMismatch,
+    AlgorithmMissing,
+    AlgorithmNone,
+    BadSignature,
+    CritUnsupported,
+    EmbeddedKeyRejected,
+    JsonSerializationRejected,
+    MalformedToken,
+    TokenTooLarge,
+    UnencodedPayloadRejected,
+)
+from jwtgate.jose._codec import b64url_decode, b64url_encode, json_dumps, parse_json_object
+from jwtgate.jose.keys import SigningKey, VerificationKey
+
+__all__ = [
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "ParsedJws",
+    "check_header",
+    "decode_unverified",
+    "parse_compact",
+    "sign_compact",
+    "verify_jws",
+]
+
+DEFAULT_MAX_TOKEN_BYTES = 8192
+_DECODE_MAX_BYTES = 65536
+
+# RFC 8725 section 3.10 / CVE-2018-0114: a token must never choose its own key.
+_EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
+# RFC 7515 section 4.1.11: crit must not name registered parameters.
+_REGISTERED_HEADERS = frozenset(
+    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
+)
+_HEADER_CACHE_MAX = 1024
+_HEADER_CACHE_MAX_SEGMENT = 512
+_header_cache: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJws:
+    """A structurally valid compact JWS whose signature is not yet checked."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def check_header(header: dict[str, Any]) -> None:
+    """Apply the token-independent header rules; raise the matching :class:`TokenError`."""
+    if "alg" not in header:
+        raise AlgorithmMissing()
+    alg = header["alg"]
+    if not isinstance(alg, str) or not alg:
+        raise AlgorithmMissing("the token algorithm is not a string")
+    if alg.lower() == "none":  # RFC 8725 section 3.1, CVE-2015-9235 (any spelling)
+        raise AlgorithmNone()
+    for name in _EMBEDDED_KEY_HEADERS:
+        if name in header:
+            raise EmbeddedKeyRejected()
+    if "crit" in header:
+        crit = header["crit"]
+        # RFC 7515 section 4.1.11: a non-empty list of names of present,
+        # non-registered parameters; anything else is malformed.
+        if (
+            not isinstance(crit, list)
+            or not crit
+            or not all(isinstance(c, str) and c in header for c in crit)
+            or any(c in _REGISTERED_HEADERS for c in crit)
+            or len(set(crit)) != len(crit)
+        ):
+            raise MalformedToken("the crit header is malformed")
+        raise CritUnsupported()  # we implement no extension (RFC 7515 section 4.1.11)
+    if "b64" in header:
+        b64 = header["b64"]
+        if b64 is False:  # RFC 7797 unencoded payload
+            raise UnencodedPayloadRejected()
+        if b64 is not True:
+            raise MalformedToken("the b64 header is malformed")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise MalformedToken("the kid header is not a string")
+    typ = header.get("typ")
+    if typ is not None and not isinstance(typ, str):
+        raise MalformedToken("the typ header is not a string")
+
+
+def _header(segment: str) -> dict[str, Any]:
+    header = _header_cache.get(segment)
+    if header is None:
+        header = parse_json_object(b64url_decode(segment))
+        check_header(header)
+        if len(segment) <= _HEADER_CACHE_MAX_SEGMENT:
+            if len(_header_cache) >= _HEADER_CACHE_MAX:
+                _header_cache.clear()  # bounded: a flood of distinct headers cannot grow memory
+            _header_cache[segment] = header
+    return header
+
+
+def _split(token: object, max_bytes: int) -> list[str]:
+    if not isinstance(token, str):
+        raise MalformedToken()
+    if len(token) > max_bytes:
+        raise TokenTooLarge()
+    if token[:1] == "{" or token.lstrip()[:1] == "{":  # RFC 7515 section 7.2
+        raise JsonSerializationRejected()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedToken("the token must have exactly three segments")
+    return parts
+
+
+def parse_compact(token: str, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> ParsedJws:
+    """Split and decode a compact JWS strictly, applying :func:`check_header`."""
+    parts = _split(token, max_bytes)
+    header = _header(parts[0])
+    payload = b64url_decode(parts[1])
+    signature = b64url_decode(parts[2])
+    # Canonical base64url is ASCII, so this slice encodes 1:1.
+    signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
+    return ParsedJws(header, payload, signing_input, signature)
+
+
+def verify_jws(
+    token: str, key: VerificationKey, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+) -> bytes:
+    """Verify a compact JWS with one trusted key; return the payload bytes.
+
+    The algorithm is the key's, never the token's: a header ``alg`` that
+    differs is :class:`AlgorithmMismatch` (RFC 8725 section 3.1).
+    """
+    jws = parse_compact(token, max_bytes=max_bytes)
+    if jws.header["alg"] != key.alg:
+        raise AlgorithmMismatch()
+    if not key.verify(jws.signing_input, jws.signature):
+        raise BadSignature()
+    return jws.payload
+
+
+def sign_compact(header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
+    """Produce a compact JWS; ``header['alg']`` is forced to the key's algorithm."""
+    header = {**header, "alg": key.alg}
+    signing_input = b64url_encode(json_dumps(header)) + "." + b64url_encode(payload)
+    signature = key.sign(signing_input.encode("ascii"))
+    return signing_input + "." + b64url_encode(signature)
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims WITHOUT verifying anything cryptographic.
+
+    For display only (``jwtgate token decode``).  Still strict on structure:
+    three canonical base64url segments, strict JSON objects, 64 KiB cap.
+    """
+    parts = _split(token, _DECODE_MAX_BYTES)
+    header = parse_json_object(b64url_decode(parts[0]))
+    claims = parse_json_object(b64url_decode(parts[1]))
+    b64url_decode(parts[2])
+    return header, claims

@@ -1,0 +1,344 @@
+"""The local issuer's keyring: keys with states, rotation, JWKS, on-disk storage.
+
+Layout of ``<data_dir>/keys/`` (directory 0700)::
+
+    keyring.json      metadata only (kid, alg, state, created_at, verify_until)
+    <kid>.pem         PKCS#8 private key, 0600      (RS256, PS256, ES256, EdDSA)
+    <kid>.secret      raw HMAC secret, 0600         (HS256)
+
+States: ``active`` signs (exactly one); ``verify-only`` is published and
+accepted until ``verify_until`` (max token lifetime + leeway after it stopped
+signing, so every token it signed can still be verified); ``retired`` is
+neither, and its private material is deleted.
+
+:meth:`Keyring.generate` adds a *pre-published* key: ``verify-only`` with no
+end date, so relying parties can cache it before it signs; the next
+:meth:`Keyring.rotate` promotes the newest such key of the wanted algorithm
+instead of creating a fresh one.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from jwtgate.clock import Clock, system_clock
+from jwtgate.errors import KeyMaterialError
+from jwtgate.jose._storage import (
+    check_private_file,
+    ensure_private_dir,
+    locked,
+    safe_kid,
+    write_atomic,
+)
+from jwtgate.jose.keys import SigningKey, VerificationKey, generate_key, hmac_key, load_pem_key
+
+__all__ = ["KeyInfo", "KeyState", "Keyring"]
+
+_META = "keyring.json"
+_RELOAD_MIN_INTERVAL = 1.0  # seconds between disk checks triggered by unknown kids
+
+
+class KeyState(enum.StrEnum):
+    """Lifecycle state of a keyring entry."""
+
+    ACTIVE = "active"
+    VERIFY_ONLY = "verify-only"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """Public metadata of one key (never any secret)."""
+
+    kid: str
+    alg: str
+    state: KeyState
+    created_at: float
+    verify_until: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (as stored in keyring.json)."""
+        return {
+            "kid": self.kid,
+            "alg": self.alg,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "verify_until": self.verify_until,
+        }
+
+
+def _info_from_json(item: Any) -> KeyInfo:
+    try:
+        until = item["verify_until"]
+        return KeyInfo(
+            kid=safe_kid(item["kid"]),
+            alg=str(item["alg"]),
+            state=KeyState(item["state"]),
+            created_at=float(item["created_at"]),
+            verify_until=None if until is None else float(until),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KeyMaterialError("keyring.json is corrupt") from exc
+
+
+def _expired(info: KeyInfo, now: float) -> bool:
+    return (
+        info.state is KeyState.VERIFY_ONLY
+        and info.verify_until is not None
+        and info.verify_until <= now
+    )
+
+
+class Keyring:
+    """Signing keys of the local issuer; also a :class:`KeySource` for its tokens."""
+
+    def __init__(
+        self, directory: Path, *, algorithm: str, rsa_bits: int, retain_seconds: float, clock: Clock
+    ) -> None:
+        """Use :meth:`open`."""
+        self._dir = directory
+        self._algorithm = algorithm
+        self._rsa_bits = rsa_bits
+        self._retain = retain_seconds
+        self._clock = clock
+        self._infos: list[KeyInfo] = []
+        self._signing: dict[str, SigningKey] = {}
+        self._trusted: dict[str, tuple[VerificationKey, float | None]] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._raw = b""
+        self._version = 0
+        self._last_miss_reload = float("-inf")
+
+    # ------------------------------------------------------------------ open
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        algorithm: str = "ES256",
+        rsa_bits: int = 3072,
+        retain_seconds: float = 3630,
+        clock: Clock = system_clock,
+        create: bool = True,
+    ) -> Keyring:
+        """Load ``<data_dir>/keys``; create it with one active key if absent and ``create``."""
+        ring = cls(
+            Path(data_dir) / "keys",
+            algorithm=algorithm,
+            rsa_bits=rsa_bits,
+            retain_seconds=retain_seconds,
+            clock=clock,
+        )
+        if not (ring._dir / _META).exists():
+            if not create:
+                raise KeyMaterialError(
+                    "no keyring found; run `jwtgate keys generate`", detail=str(ring._dir)
+                )
+            ensure_private_dir(ring._dir)
+            with locked(ring._dir):
+                if not (ring._dir / _META).exists():
+                    ring._save([], {})
+                    ring._load()
+                    ring._add(algorithm, KeyState.ACTIVE)
+        ring._load()
+        if ring._active_info() is None:
+            raise KeyMaterialError("the keyring has no active key")
+        return ring
+
+    # ----------------------------------------------------------- KeySource
+    @property
+    def version(self) -> int:
+        """Changes whenever the trusted key set changes."""
+        return self._version
+
+    def get(self, kid: str) -> VerificationKey | None:
+        """The trusted key (active or unexpired verify-only) with this kid."""
+        entry = self._trusted.get(kid)
+        if entry is None:
+            # Another process may have rotated; check the disk at most once a second.
+            now = self._clock()
+            if now - self._last_miss_reload < _RELOAD_MIN_INTERVAL:
+                return None
+            self._last_miss_reload = now
+            if not self.reload_if_changed():
+                return None
+            entry = self._trusted.get(kid)
+            if entry is None:
+                return None
+        key, until = entry
+        if until is not None and until <= self._clock():
+            return None
+        return key
+
+    # -------------------------------------------------------------- public
+    @property
+    def active(self) -> SigningKey:
+        """The key that signs new tokens."""
+        info = self._active_info()
+        if info is None:  # pragma: no cover - open() guarantees one
+            raise KeyMaterialError("the keyring has no active key")
+        return self._signing[info.kid]
+
+    def infos(self) -> list[KeyInfo]:
+        """Metadata of every key, oldest first."""
+        return list(self._infos)
+
+    def jwks(self) -> dict[str, Any]:
+        """Public JWKS of active and unexpired verify-only asymmetric keys (RFC 7517 section 5)."""
+        now = self._clock()
+        keys = [
+            key.public_jwk()
+            for key, until in self._trusted.values()
+            if not key.is_symmetric and (until is None or until > now)
+        ]
+        return {"keys": keys}
+
+    def export_private_pem(self, kid: str) -> bytes:
+        """PKCS#8 PEM of a non-retired asymmetric key (for explicit export only)."""
+        key = self._signing.get(kid)
+        if key is None:
+            raise KeyMaterialError("no such key with private material")
+        return key.private_pem()
+
+    def rotate(self, *, algorithm: str | None = None) -> SigningKey:
+        """Make a new active key; the previous one stays verify-only for ``retain_seconds``."""
+        alg = algorithm or self._algorithm
+        with locked(self._dir):
+            self._load()
+            infos = self._retire_expired(list(self._infos))
+            now = self._clock()
+            pending = [
+                i
+                for i in infos
+                if i.state is KeyState.VERIFY_ONLY and i.verify_until is None and i.alg == alg
+            ]
+            new_files: dict[str, SigningKey] = {}
+            if pending:
+                chosen = pending[-1]
+            else:
+                key = generate_key(alg, rsa_bits=self._rsa_bits)
+                chosen = KeyInfo(key.kid, alg, KeyState.VERIFY_ONLY, now, None)
+                infos.append(chosen)
+                new_files[key.kid] = key
+            out: list[KeyInfo] = []
+            for info in infos:
+                if info.kid == chosen.kid:
+                    info = replace(info, state=KeyState.ACTIVE, verify_until=None)
+                elif info.state is KeyState.ACTIVE:
+                    info = replace(
+                        info, state=KeyState.VERIFY_ONLY, verify_until=now + self._retain
+                    )
+                out.append(info)
+            self._save(out, new_files)
+            self._load()
+        return self.active
+
+    def generate(self, algorithm: str | None = None) -> KeyInfo:
+        """Add a pre-published key (verify-only, no end date); ``rotate`` promotes it."""
+        with locked(self._dir):
+            self._load()
+            info = self._add(algorithm or self._algorithm, KeyState.VERIFY_ONLY)
+        return info
+
+    def maybe_rotate(self, interval: float) -> bool:
+        """Rotate if the active key is older than ``interval``; retire expired keys."""
+        now = self._clock()
+        self.reload_if_changed()
+        info = self._active_info()
+        if info is not None and now - info.created_at >= interval:
+            self.rotate()
+            return True
+        if any(_expired(i, now) for i in self._infos):
+            with locked(self._dir):
+                self._load()
+                self._save(self._retire_expired(list(self._infos)), {})
+                self._load()
+        return False
+
+    def reload_if_changed(self) -> bool:
+        """Re-read keyring.json if another process changed it; True if the key set changed."""
+        before = self._version
+        self._load()
+        return self._version != before
+
+    # ------------------------------------------------------------- private
+    def _active_info(self) -> KeyInfo | None:
+        return next((i for i in self._infos if i.state is KeyState.ACTIVE), None)
+
+    def _retire_expired(self, infos: list[KeyInfo]) -> list[KeyInfo]:
+        now = self._clock()
+        return [
+            replace(i, state=KeyState.RETIRED)
+            if i.state is KeyState.VERIFY_ONLY
+            and i.verify_until is not None
+            and i.verify_until <= now
+            else i
+            for i in infos
+        ]
+
+    def _add(self, alg: str, state: KeyState) -> KeyInfo:
+        key = generate_key(alg, rsa_bits=self._rsa_bits)
+        info = KeyInfo(key.kid, alg, state, self._clock(), None)
+        self._save([*self._retire_expired(list(self._infos)), info], {key.kid: key})
+        self._load()
+        return info
+
+    def _key_path(self, info: KeyInfo) -> Path:
+        return self._dir / (f"{info.kid}.secret" if info.alg == "HS256" else f"{info.kid}.pem")
+
+    def _save(self, infos: list[KeyInfo], new_keys: dict[str, SigningKey]) -> None:
+        # Private files first, metadata last: a crash never leaves metadata
+        # pointing at a key that was not written.
+        for kid, key in new_keys.items():
+            info = next(i for i in infos if i.kid == kid)
+            data = key.secret_bytes() if key.alg == "HS256" else key.private_pem()
+            write_atomic(self._key_path(info), data)
+        doc = {"format": 1, "keys": [i.to_json() for i in infos]}
+        write_atomic(self._dir / _META, json.dumps(doc, indent=2).encode("utf-8"))
+        for info in infos:
+            if info.state is KeyState.RETIRED:
+                # Retired keys never sign or verify again; drop the secret.
+                self._key_path(info).unlink(missing_ok=True)
+
+    def _load(self) -> None:
+        path = self._dir / _META
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise KeyMaterialError("the keyring is missing", detail=str(path)) from exc
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp == self._stamp:
+            return
+        raw = path.read_bytes()
+        self._stamp = stamp
+        if raw == self._raw:
+            return
+        try:
+            doc = json.loads(raw)
+            items = doc["keys"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyMaterialError("keyring.json is corrupt", detail=str(path)) from exc
+        infos = [_info_from_json(item) for item in items]
+        signing: dict[str, SigningKey] = {}
+        trusted: dict[str, tuple[VerificationKey, float | None]] = {}
+        for info in infos:
+            if info.state is KeyState.RETIRED:
+                continue
+            key = self._signing.get(info.kid) or self._read_key(info)
+            signing[info.kid] = key
+            until = info.verify_until if info.state is KeyState.VERIFY_ONLY else None
+            trusted[info.kid] = (key.verification_key(), until)
+        self._infos, self._signing, self._trusted, self._raw = infos, signing, trusted, raw
+        self._version += 1
+
+    def _read_key(self, info: KeyInfo) -> SigningKey:
+        data = check_private_file(self._key_path(info))
+        key = hmac_key(data) if info.alg == "HS256" else load_pem_key(data, info.alg)
+        if key.kid != info.kid:
+            raise KeyMaterialError("a key file does not match its kid", detail=info.kid)
+        return key
