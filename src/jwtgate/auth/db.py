@@ -1,0 +1,86 @@
+"""Database engine construction: SQLite (aiosqlite, WAL) by default, PostgreSQL (asyncpg).
+
+SQLite notes: WAL lets readers proceed while one writer commits;
+``synchronous=NORMAL`` is durable across application crashes in WAL mode;
+every transaction starts with ``BEGIN IMMEDIATE`` so a writer takes the
+write lock up front instead of failing with ``SQLITE_BUSY`` when upgrading a
+read lock, and ``busy_timeout`` makes concurrent writers queue instead of
+erroring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from jwtgate.config import JwtGateConfig
+from jwtgate.errors import ConfigError
+
+__all__ = ["create_engine_for", "database_url_for", "is_sqlite", "readonly"]
+
+_BUSY_TIMEOUT_MS = 10_000
+_READONLY = "jwtgate_readonly"
+
+
+def database_url_for(config: JwtGateConfig) -> str:
+    """The SQLAlchemy async URL of the configured database."""
+    if config.auth.database_url:
+        return config.auth.database_url
+    return f"sqlite+aiosqlite:///{Path(config.data_dir).resolve() / 'jwtgate.db'}"
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """True when ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Hand transaction control to the "begin" hook below (SQLAlchemy's
+    # documented recipe for pysqlite/aiosqlite).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Readers use a deferred BEGIN so they never queue behind the write lock.
+    readonly = conn.get_execution_options().get(_READONLY, False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def readonly(engine: AsyncEngine) -> AsyncEngine:
+    """A view of ``engine`` (same pool) for read-only transactions."""
+    return engine.execution_options(**{_READONLY: True})
+
+
+def create_engine_for(config: JwtGateConfig) -> AsyncEngine:
+    """Create the async engine for ``config`` (the data directory is created for SQLite)."""
+    raw = database_url_for(config)
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("auth.database_url: not a valid database URL") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.drivername != "sqlite+aiosqlite":
+            url = url.set(drivername="sqlite+aiosqlite")
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_timeout=60)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        if url.drivername != "postgresql+asyncpg":
+            url = url.set(drivername="postgresql+asyncpg")
+        return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    raise ConfigError("auth.database_url: only sqlite and postgresql are supported")

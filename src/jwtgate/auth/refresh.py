@@ -1,0 +1,289 @@
+"""Refresh-token families with rotation and reuse detection (RFC 9700 section 4.14.2).
+
+A login creates a *family*; each refresh consumes the presented token with
+ONE compare-and-set ``UPDATE ... WHERE state = 'active' ... RETURNING``, so
+of any number of concurrent uses exactly one wins, on SQLite and PostgreSQL
+alike, without a read-then-write race. The winner inserts the successor in
+the same transaction.
+
+A consumed token presented again is *reuse*: a stolen token and its
+legitimate owner both hold it, and the server cannot tell which is which, so
+the caller revokes the whole family. The only exception is the configured
+grace window (``auth.refresh_grace_seconds``, default 0 = off): a consumed
+token presented again within that many seconds of its consumption gets
+``invalid_grant`` WITHOUT revoking the family. The grace window never hands
+out a second successor (that would fork the family); it only spares a client
+whose own requests raced (two tabs, a retry after a timeout) from being
+logged out. Outside the window the family is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from jwtgate.auth.db import readonly
+from jwtgate.auth.errors import InvalidGrant
+from jwtgate.auth.schema import refresh_families as _f
+from jwtgate.auth.schema import refresh_tokens as _t
+
+__all__ = ["Family", "RefreshStore", "Reuse", "Rotated", "hash_token", "new_refresh_token"]
+
+_MAX_TOKEN_CHARS = 512
+
+
+def new_refresh_token() -> str:
+    """A fresh opaque refresh token: 256 bits from the OS CSPRNG, base64url."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a refresh token (high entropy, so no salt or slow hash is needed)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One login session."""
+
+    id: str
+    username: str
+    client_id: str
+    scope: str
+    delivery: int
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    """A successful refresh: the family and the successor token."""
+
+    family: Family
+    token: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """A consumed token was presented outside the grace window."""
+
+    family: Family
+
+
+def _family(row: Row[Any]) -> Family:
+    return Family(
+        row.id,
+        row.username,
+        row.client_id,
+        row.scope,
+        int(row.delivery),
+        float(row.created_at),
+        float(row.expires_at),
+        row.revoked_at,
+    )
+
+
+class RefreshStore:
+    """Families and tokens in the database; ``now`` always comes from the caller."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, idle_timeout: float, absolute_lifetime: float, grace: float
+    ) -> None:
+        self._engine = engine
+        self._reader = readonly(engine)
+        self._idle = idle_timeout
+        self._absolute = absolute_lifetime
+        self._grace = grace
+
+    async def create_family(
+        self, username: str, client_id: str, scope: str, delivery: int, now: float
+    ) -> tuple[Family, str, float]:
+        """Start a family; returns it, its first refresh token and that token's expiry."""
+        family = Family(
+            secrets.token_urlsafe(16),
+            username,
+            client_id,
+            scope,
+            delivery,
+            now,
+            now + self._absolute,
+            None,
+        )
+        token = new_refresh_token()
+        expires = min(now + self._idle, family.expires_at)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                _f.insert().values(
+                    id=family.id,
+                    username=username,
+                    client_id=client_id,
+                    scope=scope,
+                    delivery=delivery,
+                    created_at=now,
+                    expires_at=family.expires_at,
+                )
+            )
+            await conn.execute(
+                _t.insert().values(
+                    token_hash=hash_token(token),
+                    family_id=family.id,
+                    state="active",
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+        return family, token, expires
+
+    async def rotate(self, token: str, now: float) -> Rotated | Reuse:
+        """Consume ``token`` and issue its successor; :class:`InvalidGrant` when unusable."""
+        if not token or len(token) > _MAX_TOKEN_CHARS:
+            raise InvalidGrant()
+        digest = hash_token(token)
+        live = select(_f.c.id).where(_f.c.revoked_at.is_(None), _f.c.expires_at > now)
+        async with self._engine.begin() as conn:
+            # The compare-and-set: only one concurrent caller can match state='active'.
+            won = (
+                await conn.execute(
+                    _t.update()
+                    .where(
+                        _t.c.token_hash == digest,
+                        _t.c.state == "active",
+                        _t.c.expires_at > now,
+                        _t.c.family_id.in_(live.scalar_subquery()),
+                    )
+                    .values(state="consumed", consumed_at=now)
+                    .returning(_t.c.family_id)
+                )
+            ).first()
+            if won is not None:
+                row = (await conn.execute(select(_f).where(_f.c.id == won[0]))).one()
+                family = _family(row)
+                successor = new_refresh_token()
+                expires = min(now + self._idle, family.expires_at)
+                await conn.execute(
+                    _t.insert().values(
+                        token_hash=hash_token(successor),
+                        family_id=family.id,
+                        parent_hash=digest,
+                        state="active",
+                        created_at=now,
+                        expires_at=expires,
+                    )
+                )
+                return Rotated(family, successor, expires)
+            found = (
+                await conn.execute(
+                    select(_t.c.state, _t.c.consumed_at, _f)
+                    .join(_f, _f.c.id == _t.c.family_id)
+                    .where(_t.c.token_hash == digest)
+                )
+            ).first()
+        if found is None:
+            raise InvalidGrant()
+        family = _family(found)
+        if found.state != "consumed" or family.revoked_at is not None:
+            raise InvalidGrant()
+        if family.expires_at <= now:
+            raise InvalidGrant()
+        if found.consumed_at is not None and now - found.consumed_at <= self._grace:
+            raise InvalidGrant("the refresh token was just used; use its successor")
+        return Reuse(family)
+
+    async def lookup(self, token: str, now: float) -> Family | None:
+        """The live family of an active, unexpired token (for introspection/revocation)."""
+        if not token or len(token) > _MAX_TOKEN_CHARS:
+            return None
+        async with self._reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_t.c.state, _t.c.expires_at.label("token_expires"), _f)
+                    .join(_f, _f.c.id == _t.c.family_id)
+                    .where(_t.c.token_hash == hash_token(token))
+                )
+            ).first()
+        if row is None or row.state != "active" or row.token_expires <= now:
+            return None
+        family = _family(row)
+        if family.revoked_at is not None or family.expires_at <= now:
+            return None
+        return family
+
+    async def family_of_any(self, token: str) -> Family | None:
+        """The family of a token in any state (revocation of a consumed token)."""
+        if not token or len(token) > _MAX_TOKEN_CHARS:
+            return None
+        async with self._reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_f)
+                    .join(_t, _f.c.id == _t.c.family_id)
+                    .where(_t.c.token_hash == hash_token(token))
+                )
+            ).first()
+        return None if row is None else _family(row)
+
+    async def get_family(self, family_id: str) -> Family | None:
+        """A family by id."""
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(select(_f).where(_f.c.id == family_id))).first()
+        return None if row is None else _family(row)
+
+    async def revoke_family(self, family_id: str, now: float, reason: str) -> bool:
+        """Revoke a family and its active tokens; True if it was live."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                _f.update()
+                .where(_f.c.id == family_id, _f.c.revoked_at.is_(None))
+                .values(revoked_at=now, reason=reason)
+            )
+            await conn.execute(
+                _t.update()
+                .where(_t.c.family_id == family_id, _t.c.state == "active")
+                .values(state="revoked")
+            )
+        return bool(result.rowcount)
+
+    async def revoke_user(self, username: str, now: float, reason: str) -> list[str]:
+        """Revoke every live family of a user; returns their ids."""
+        async with self._engine.begin() as conn:
+            ids = [
+                r[0]
+                for r in await conn.execute(
+                    _f.update()
+                    .where(_f.c.username == username, _f.c.revoked_at.is_(None))
+                    .values(revoked_at=now, reason=reason)
+                    .returning(_f.c.id)
+                )
+            ]
+            if ids:
+                await conn.execute(
+                    _t.update()
+                    .where(_t.c.family_id.in_(ids), _t.c.state == "active")
+                    .values(state="revoked")
+                )
+        return ids
+
+    async def token_counts(self, family_id: str) -> dict[str, int]:
+        """Rows per state in a family (operations and tests)."""
+        async with self._reader.connect() as conn:
+            rows = await conn.execute(
+                select(_t.c.state, func.count())
+                .where(_t.c.family_id == family_id)
+                .group_by(_t.c.state)
+            )
+            return {str(state): int(n) for state, n in rows}
+
+    async def prune(self, now: float) -> int:
+        """Delete families (and their tokens) that expired more than a day ago."""
+        async with self._engine.begin() as conn:
+            old = select(_f.c.id).where(_f.c.expires_at < now - 86400).scalar_subquery()
+            await conn.execute(_t.delete().where(_t.c.family_id.in_(old)))
+            result = await conn.execute(_f.delete().where(_f.c.expires_at < now - 86400))
+        return int(result.rowcount or 0)

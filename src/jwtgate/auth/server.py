@@ -1,0 +1,160 @@
+"""The auth server component: wiring, background tasks, standalone serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from jwtgate.auth.admin import AuthAdmin
+from jwtgate.auth.app import ErrorCounter, create_app
+from jwtgate.auth.context import RouteContext
+from jwtgate.auth.cookies import SessionCookies
+from jwtgate.auth.core import AuthCore
+from jwtgate.auth.service import TokenService
+from jwtgate.clock import Clock, system_clock
+from jwtgate.config import JwtGateConfig
+from jwtgate.jose import AccessTokenMinter, IssuerPolicy, Keyring, Verifier
+from jwtgate.revocation import RevocationStore
+
+__all__ = ["AuthServer", "serve_standalone"]
+
+_log = logging.getLogger("jwtgate.auth")
+_PRUNE_EVERY = 300  # background ticks between prunes of expired rows
+
+
+class AuthServer:
+    """The auth server: a FastAPI app under ``auth.mount_path`` plus its stores.
+
+    ``start`` migrates the schema, replays live revocations from the database
+    into the revocation store and starts the background task (revocation-table
+    poll, key reload and scheduled rotation, pruning).
+    """
+
+    def __init__(
+        self,
+        config: JwtGateConfig,
+        *,
+        keyring: Keyring,
+        revocation: RevocationStore,
+        clock: Clock = system_clock,
+    ) -> None:
+        tokens = config.tokens
+        self.config = config
+        self.keyring = keyring
+        self.revocation = revocation
+        self.clock = clock
+        self.core = AuthCore(config, clock=clock, revocation=revocation)
+        self.admin = AuthAdmin(self.core)
+        minter = AccessTokenMinter(
+            keyring,
+            issuer=tokens.issuer,
+            audience=tokens.audience,
+            default_ttl=tokens.access_ttl,
+            max_ttl=tokens.max_ttl,
+            clock=clock,
+        )
+        policy = IssuerPolicy(
+            tokens.issuer,
+            frozenset({tokens.audience}),
+            frozenset({tokens.algorithm}),
+            keyring,
+            leeway=float(tokens.leeway),
+            max_lifetime=float(tokens.max_ttl),
+            max_token_bytes=tokens.max_token_bytes,
+        )
+        verifier = Verifier(
+            [policy], clock=clock, cache_size=tokens.cache_size, revocation=revocation.view
+        )
+        self.service = TokenService(self.core, keyring, minter, verifier)
+        self.errors = ErrorCounter()
+        context = RouteContext(
+            config, self.core, self.service, keyring, SessionCookies(config.auth.cookies)
+        )
+        self.app = create_app(context, self.errors)
+        self._task: asyncio.Task[None] | None = None
+        self._ticks = 0
+
+    async def start(self) -> None:
+        """Migrate, load live revocations, start background work."""
+        await self.core.start()
+        await self.core.revlog.load(self.clock())
+        if self._task is None:
+            self._task = asyncio.create_task(self._background(), name="jwtgate-auth-background")
+
+    async def poll_once(self) -> None:
+        """One background tick (tests call it directly instead of waiting)."""
+        now = self.clock()
+        await self.core.revlog.poll(now)
+        self.keyring.reload_if_changed()
+        interval = self.config.tokens.rotation_interval
+        if interval is not None and self.keyring.maybe_rotate(interval):
+            self.core.audit.emit("key_rotation", kid=self.keyring.active.kid, scheduled=True)
+        self._ticks += 1
+        if self._ticks % _PRUNE_EVERY == 0:
+            await self.core.throttle.prune(now)
+            await self.core.revlog.prune(now)
+            await self.core.refresh.prune(now)
+
+    async def _background(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.auth.revocation_poll_interval)
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Keep polling: a database blip must not stop revocations arriving.
+                _log.exception("auth background tick failed")
+
+    async def close(self) -> None:
+        """Stop background work and release the database."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.core.close()
+
+
+async def serve_standalone(
+    config: JwtGateConfig, *, host: str = "127.0.0.1", port: int = 8081, clock: Clock = system_clock
+) -> None:
+    """Run the auth server alone with uvicorn until cancelled (``jwtgate serve auth``)."""
+    import uvicorn
+
+    from jwtgate.revocation import InMemoryRevocationStore
+
+    tokens = config.tokens
+    keyring = Keyring.open(
+        config.data_dir,
+        algorithm=tokens.algorithm,
+        rsa_bits=tokens.rsa_bits,
+        retain_seconds=float(tokens.max_ttl + tokens.leeway),
+        clock=clock,
+    )
+    store: RevocationStore
+    if config.revocation.backend == "redis":
+        from jwtgate.revocation.redis import RedisRevocationStore
+
+        store = RedisRevocationStore(config.redis.url, prefix=config.redis.prefix, clock=clock)
+    else:
+        store = InMemoryRevocationStore(clock)
+    await store.start()
+    server = AuthServer(config, keyring=keyring, revocation=store, clock=clock)
+    try:
+        await server.start()
+        uv = uvicorn.Server(
+            uvicorn.Config(
+                server.app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        await uv.serve()
+    finally:
+        await server.close()
+        await store.close()
