@@ -1,0 +1,379 @@
+"""Gateway benchmark: jwtgate against nginx and a naive Python gateway, on loopback.
+
+One run measures, with the same wrk settings for every row:
+
+1. the upstream alone (nginx returning a fixed 200);
+2. nginx as a plain reverse proxy to it (no auth) - the reference;
+3. jwtgate with ES256 and RS256 tokens, verified-token cache on and off, one
+   token and N distinct tokens (wrk rotates ``Authorization`` headers from a
+   file), with every feature on: metrics, JSON access log to a file, a
+   per-subject rate limit high enough never to refuse;
+4. a naive FastAPI + PyJWT + httpx gateway (``naive_gateway.py``).
+
+It prints req/s, p50, p99 and the ratio to nginx per row, checks the
+targets of issue 5, and reports gateway worker memory (RSS from /proc) with
+N distinct live tokens.  ``--quick`` is a smoke run; ``--json`` prints JSON.
+
+    scripts/bench-gateway.sh            # installs nginx and wrk if missing
+    .venv/bin/python benchmarks/gateway.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from upstream import (
+    ROTATE_TOKENS_LUA,
+    WrkResult,
+    free_port,
+    nginx_conf,
+    run_wrk,
+    start_process,
+    stop_process,
+    wait_port,
+    worker_rss,
+)
+
+ISSUER = "https://bench.jwtgate.test"
+AUDIENCE = "bench"
+PY = sys.executable
+
+
+@dataclass
+class Settings:
+    """The knobs of one benchmark run."""
+
+    connections: int = 64
+    threads: int = 2
+    duration: float = 10.0
+    warmup: float = 2.0
+    tokens: int = 10_000
+    workers: int = 2
+    naive: bool = True
+    jwtgate: bool = True
+    algorithms: tuple[str, ...] = ("ES256", "RS256")
+
+
+@dataclass
+class Row:
+    """One measured configuration."""
+
+    name: str
+    result: WrkResult
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Holder:
+    active: Any
+
+
+def make_tokens(workdir: Path, count: int, algorithms: tuple[str, ...]) -> dict[str, Path]:
+    """Keys, a JWKS file and ``count`` distinct tokens per algorithm (one per line)."""
+    from jwtgate.jose import AccessTokenMinter, generate_key
+
+    files: dict[str, Path] = {}
+    jwks: list[dict[str, Any]] = []
+    for alg in algorithms:
+        key = (
+            generate_key(alg, rsa_bits=2048) if alg.startswith(("RS", "PS")) else generate_key(alg)
+        )
+        jwks.append(key.public_jwk())
+        minter = AccessTokenMinter(
+            _Holder(key), issuer=ISSUER, audience=AUDIENCE, default_ttl=3600, max_ttl=3600
+        )
+        path = workdir / f"tokens-{alg}.txt"
+        lines = (
+            minter.mint(f"user{i}", scope="read write", roles=["user"]).token for i in range(count)
+        )
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files[alg] = path
+    (workdir / "jwks.json").write_text(json.dumps({"keys": jwks}), encoding="utf-8")
+    return files
+
+
+def gateway_config(
+    workdir: Path,
+    *,
+    port: int,
+    admin_port: int,
+    upstream_port: int,
+    workers: int,
+    cache: bool,
+    algorithms: tuple[str, ...],
+) -> str:
+    """The jwtgate YAML for the benchmark: one issuer from a JWKS file, one route."""
+    cfg: dict[str, Any] = {
+        "data_dir": str(workdir / "data"),
+        "tokens": {"max_ttl": 3600, **({} if cache else {"cache_size": 0})},
+        "gateway": {
+            "workers": workers,
+            "listeners": [{"host": "127.0.0.1", "port": port}],
+            "admin_listener": {"host": "127.0.0.1", "port": admin_port},
+            "issuers": [
+                {
+                    "issuer": ISSUER,
+                    "audiences": [AUDIENCE],
+                    "jwks_file": str(workdir / "jwks.json"),
+                    "algorithms": list(algorithms),
+                }
+            ],
+            "routes": [
+                {
+                    "name": "bench",
+                    "match": {"prefix": "/"},
+                    "upstream": f"http://127.0.0.1:{upstream_port}",
+                    "rate_limit": {"key": "subject", "rate": 1_000_000, "burst": 1_000_000},
+                }
+            ],
+            "access_log": True,
+            "metrics": True,
+        },
+    }
+    # JSON is YAML; no YAML writer needed.
+    return json.dumps(cfg, indent=2) + "\n"
+
+
+def _measure(name: str, url: str, s: Settings, **wrk: Any) -> Row:
+    if s.warmup > 0:
+        run_wrk(url, connections=s.connections, threads=s.threads, duration=s.warmup, **wrk)
+    result = run_wrk(url, connections=s.connections, threads=s.threads, duration=s.duration, **wrk)
+    print(f"  {name}: {result.requests_per_s:,.0f} req/s", file=sys.stderr, flush=True)
+    return Row(name, result)
+
+
+def _token_rows(label: str, url: str, s: Settings, tokens: dict[str, Path], lua: Path) -> list[Row]:
+    rows = []
+    for alg, path in tokens.items():
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        rows.append(
+            _measure(f"{label} {alg} 1 token", url, s, header=f"Authorization: Bearer {first}")
+        )
+        rows.append(
+            _measure(
+                f"{label} {alg} {s.tokens:,} tokens", url, s, script=lua, script_args=(str(path),)
+            )
+        )
+    return rows
+
+
+def _run_jwtgate(
+    workdir: Path, s: Settings, upstream_port: int, tokens: dict[str, Path], lua: Path, cache: bool
+) -> tuple[list[Row], list[int]]:
+    port, admin = free_port(), free_port()
+    cfg = workdir / f"gateway-{'cache' if cache else 'nocache'}.yaml"
+    cfg.write_text(
+        gateway_config(
+            workdir,
+            port=port,
+            admin_port=admin,
+            upstream_port=upstream_port,
+            workers=s.workers,
+            cache=cache,
+            algorithms=tuple(tokens),
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    with open(workdir / "access.log", "ab") as log:
+        proc = start_process(
+            [PY, "-m", "jwtgate.gateway", "--config", str(cfg)], env=env, stdout=log
+        )
+        try:
+            wait_port(port, proc)
+            rows = _token_rows(
+                f"jwtgate cache {'on' if cache else 'off'}",
+                f"http://127.0.0.1:{port}/bench",
+                s,
+                tokens,
+                lua,
+            )
+            rss = worker_rss(proc.pid)
+        finally:
+            stop_process(proc)
+    return rows, rss
+
+
+def _run_naive(
+    workdir: Path, s: Settings, upstream_port: int, tokens: dict[str, Path]
+) -> list[Row]:
+    alg = "ES256" if "ES256" in tokens else next(iter(tokens))
+    port = free_port()
+    env = {
+        **os.environ,
+        "NAIVE_UPSTREAM": f"http://127.0.0.1:{upstream_port}",
+        "NAIVE_JWKS": str(workdir / "jwks.json"),
+        "NAIVE_ISSUER": ISSUER,
+        "NAIVE_AUDIENCE": AUDIENCE,
+    }
+    argv = [
+        PY, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent),
+        "naive_gateway:app", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(s.workers), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    proc = start_process(argv, env=env)
+    try:
+        wait_port(port, proc)
+        first = tokens[alg].read_text(encoding="utf-8").split("\n", 1)[0]
+        url = f"http://127.0.0.1:{port}/bench"
+        return [
+            _measure(
+                f"naive FastAPI+PyJWT+httpx {alg} 1 token",
+                url,
+                s,
+                header=f"Authorization: Bearer {first}",
+            )
+        ]
+    finally:
+        stop_process(proc)
+
+
+def run(s: Settings) -> dict[str, Any]:
+    """Run every row; returns the report (rows, memory, targets)."""
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is not installed (scripts/bench-gateway.sh installs it)")
+    with tempfile.TemporaryDirectory(prefix="jwtgate-bench-") as tmp:
+        workdir = Path(tmp)
+        print("minting tokens...", file=sys.stderr, flush=True)
+        tokens = make_tokens(workdir, s.tokens, s.algorithms)
+        lua = workdir / "rotate.lua"
+        lua.write_text(ROTATE_TOKENS_LUA, encoding="utf-8")
+        upstream_port, proxy_port = free_port(), free_port()
+        conf = workdir / "nginx.conf"
+        conf.write_text(
+            nginx_conf(
+                workdir, upstream_port=upstream_port, proxy_port=proxy_port, workers=s.workers
+            ),
+            encoding="utf-8",
+        )
+        nginx = start_process(
+            ["nginx", "-p", str(workdir), "-e", str(workdir / "nginx-error.log"), "-c", str(conf)]
+        )
+        rows: list[Row] = []
+        rss: list[int] = []
+        try:
+            wait_port(upstream_port, nginx)
+            wait_port(proxy_port, nginx)
+            rows.append(
+                _measure("upstream alone (nginx 200)", f"http://127.0.0.1:{upstream_port}/", s)
+            )
+            rows.append(
+                _measure("nginx reverse proxy, no auth", f"http://127.0.0.1:{proxy_port}/", s)
+            )
+            for cache in (True, False) if s.jwtgate else ():
+                got, mem = _run_jwtgate(workdir, s, upstream_port, tokens, lua, cache)
+                rows += got
+                if cache:
+                    rss = mem
+            if s.naive:
+                rows += _run_naive(workdir, s, upstream_port, tokens)
+        finally:
+            stop_process(nginx)
+    return report(rows, rss, s)
+
+
+def report(rows: list[Row], rss: list[int], s: Settings) -> dict[str, Any]:
+    """Ratios to nginx, targets of issue 5, memory."""
+    by_name = {r.name: r.result for r in rows}
+    nginx = by_name.get("nginx reverse proxy, no auth")
+    base = nginx.requests_per_s if nginx else 0.0
+    out_rows = []
+    for r in rows:
+        d = {"name": r.name, **r.result.as_dict()}
+        d["vs_nginx"] = round(r.result.requests_per_s / base, 3) if base else None
+        out_rows.append(d)
+    naive = next((r.result for r in rows if r.name.startswith("naive")), None)
+    one = by_name.get("jwtgate cache on ES256 1 token")
+    many = by_name.get(f"jwtgate cache on ES256 {s.tokens:,} tokens")
+    targets = {}
+    if one and base:
+        targets["ES256 1 token >= 0.5x nginx"] = one.requests_per_s / base >= 0.5
+    if many and base:
+        targets[f"ES256 {s.tokens:,} tokens >= 0.3x nginx"] = many.requests_per_s / base >= 0.3
+    if one and naive:
+        targets[">= 20x naive gateway"] = one.requests_per_s >= 20 * naive.requests_per_s
+    if rss:
+        targets["worker RSS <= 100 MB"] = max(rss) <= 100 * 1024 * 1024
+    return {
+        "settings": {
+            "connections": s.connections,
+            "threads": s.threads,
+            "duration_s": s.duration,
+            "distinct_tokens": s.tokens,
+            "workers": s.workers,
+            "cpus": os.cpu_count(),
+        },
+        "rows": out_rows,
+        "worker_rss_mb": [round(b / 2**20, 1) for b in rss],
+        "targets": targets,
+    }
+
+
+def format_table(rep: dict[str, Any]) -> str:
+    """A Markdown table of the report, plus memory and target lines."""
+    lines = [
+        "| configuration | req/s | p50 ms | p99 ms | x nginx | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rep["rows"]:
+        ratio = f"{r['vs_nginx']:.2f}" if r["vs_nginx"] is not None else "-"
+        lines.append(
+            f"| {r['name']} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {ratio} | {r['non_2xx'] + r['socket_errors']} |"
+        )
+    if rep["worker_rss_mb"]:
+        lines.append("")
+        lines.append(f"jwtgate worker RSS after the distinct-token runs: {rep['worker_rss_mb']} MB")
+    for name, ok in rep["targets"].items():
+        lines.append(f"target {name}: {'met' if ok else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 s rows, 1,000 tokens")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--duration", type=float, help="seconds per row (default 10)")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="gateway worker processes")
+    p.add_argument("--tokens", type=int, help="distinct tokens (default 10,000)")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive gateway")
+    p.add_argument("--no-jwtgate", action="store_true", help="skip jwtgate (baselines only)")
+    a = p.parse_args(argv)
+    s = Settings(
+        connections=a.connections,
+        threads=a.threads,
+        workers=a.workers,
+        naive=not a.no_naive,
+        jwtgate=not a.no_jwtgate,
+    )
+    if a.quick:
+        s.duration, s.warmup, s.tokens = 2.0, 1.0, 1_000
+    if a.duration is not None:
+        s.duration = a.duration
+    if a.tokens is not None:
+        s.tokens = a.tokens
+    started = time.monotonic()
+    rep = run(s)
+    rep["elapsed_s"] = round(time.monotonic() - started, 1)
+    print(json.dumps(rep, indent=2) if a.json else format_table(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Smoke tests of the gateway benchmark's pure parts (the benchmark itself is not run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from jwtgate.config import load_config_text
+
+_BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, _BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+# benchmarks/gateway.py imports its sibling as ``upstream``.
+upstream = sys.modules.get("upstream") or _load("upstream", "upstream")
+gateway = _load("gateway", "bench_gateway")
+
+_WRK = """\
+Running 10s test @ http://127.0.0.1:41234/bench
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.10ms    1.05ms  30.11ms   90.12%
+    Req/Sec    15.40k     1.20k   18.00k    70.00%
+  Latency Distribution
+     50%    1.95ms
+     75%    2.40ms
+     90%    3.01ms
+     99%  {p99}
+  306543 requests in 10.00s, 40.12MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 17
+Requests/sec:  30654.30
+Transfer/sec:      4.01MB
+"""
+
+
+@pytest.mark.parametrize(("p99", "ms"), [("850.00us", 0.85), ("6.20ms", 6.2), ("1.50s", 1500.0)])
+def test_parse_wrk(p99: str, ms: float) -> None:
+    r = upstream.parse_wrk(_WRK.format(p99=p99))
+    assert r.requests_per_s == 30654.30
+    assert r.p50_ms == pytest.approx(1.95)
+    assert r.p99_ms == pytest.approx(ms)
+    assert r.requests == 306543
+    assert r.non_2xx == 17
+    assert r.socket_errors == 3
+
+
+def test_parse_wrk_refuses_other_output() -> None:
+    with pytest.raises(ValueError, match="wrk"):
+        upstream.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_nginx_conf(tmp_path: Path) -> None:
+    conf = upstream.nginx_conf(tmp_path, upstream_port=4001, proxy_port=4002, workers=2)
+    assert "daemon off;" in conf
+    assert "worker_processes 2;" in conf
+    assert "listen 127.0.0.1:4001" in conf
+    assert "listen 127.0.0.1:4002" in conf
+    assert "server 127.0.0.1:4001;" in conf
+    assert f"pid {tmp_path}/nginx.pid;" in conf
+    assert conf.count("{") == conf.count("}")
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_gateway_config_is_valid_jwtgate_config(tmp_path: Path, cache: bool) -> None:
+    text = gateway.gateway_config(
+        tmp_path,
+        port=4100,
+        admin_port=4101,
+        upstream_port=4001,
+        workers=2,
+        cache=cache,
+        algorithms=("ES256", "RS256"),
+    )
+    config = load_config_text(text)
+    assert config.gateway.workers == 2
+    assert (config.tokens.cache_size == 0) is not cache
+    route = config.gateway.routes[0]
+    assert route.upstream == ("http://127.0.0.1:4001",)
+    assert route.rate_limit is not None
+    assert config.gateway.access_log
+    assert config.gateway.metrics
+
+
+def test_report_ratios_and_targets() -> None:
+    s = gateway.Settings(tokens=10_000)
+
+    def row(name: str, rps: float) -> object:
+        return gateway.Row(name, upstream.WrkResult(rps, 1.0, 5.0, int(rps * 10), 0, 0))
+
+    rows = [
+        row("nginx reverse proxy, no auth", 60_000),
+        row("jwtgate cache on ES256 1 token", 33_000),
+        row("jwtgate cache on ES256 10,000 tokens", 15_000),
+        row("naive FastAPI+PyJWT+httpx ES256 1 token", 1_300),
+    ]
+    rep = gateway.report(rows, [80 * 2**20, 90 * 2**20], s)
+    assert rep["rows"][1]["vs_nginx"] == pytest.approx(0.55)
+    assert rep["targets"] == {
+        "ES256 1 token >= 0.5x nginx": True,
+        "ES256 10,000 tokens >= 0.3x nginx": False,
+        ">= 20x naive gateway": True,
+        "worker RSS <= 100 MB": True,
+    }
+    table = gateway.format_table(rep)
+    assert "| jwtgate cache on ES256 1 token | 33,000 |" in table
+    assert "NOT met" in table
+
+
+def test_wrk_rotation_script_reads_a_token_file() -> None:
+    lua = upstream.ROTATE_TOKENS_LUA
+    assert "io.lines(args[1])" in lua
+    assert '"Bearer "' in lua
