@@ -1,0 +1,125 @@
+"""Stage 2: find the access token (RFC 6750 section 2).
+
+``Authorization: Bearer`` is always read: scheme case-insensitive, exactly one
+header, exactly one token of ``b64token`` syntax (section 2.1). A cookie and
+a query parameter are read only when the route enables them; the query
+parameter is then removed before forwarding. Sending the token in more than
+one place is ``invalid_request`` (section 2: clients MUST NOT do that).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from jwtgate.gateway.compile import CompiledRoute
+from jwtgate.gateway.errors import InvalidRequest
+from jwtgate.gateway.headers import InboundHeaders
+
+__all__ = ["Extracted", "extract"]
+
+# RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token
+_BEARER = re.compile(rb"([Bb][Ee][Aa][Rr][Ee][Rr]) +([A-Za-z0-9\-._~+/]+=*)")
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+Source = Literal["header", "cookie", "query"]
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The token (if any), where it came from, and what to forward instead."""
+
+    token: str | None
+    source: Source | None
+    query_string: bytes
+    cookie: bytes | None
+
+
+def _from_header(values: list[bytes]) -> str | None:
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    value = values[0]
+    if value[:7].lower() != b"bearer ":
+        if value.strip().lower() == b"bearer":
+            raise InvalidRequest("the Bearer credentials are empty")
+        return None  # another scheme: not ours, treated as no bearer token
+    match = _BEARER.fullmatch(value)
+    if match is None:
+        raise InvalidRequest("the Authorization header must carry exactly one bearer token")
+    return match.group(2).decode("ascii")
+
+
+def _from_cookie(header: bytes | None, name: str) -> tuple[str | None, bytes | None]:
+    """The named cookie's value, and the Cookie header without it."""
+    if header is None:
+        return None, None
+    wanted = name.encode("latin-1")
+    found: list[bytes] = []
+    rest: list[bytes] = []
+    for part in header.split(b";"):
+        pair = part.strip()
+        key, _, value = pair.partition(b"=")
+        if key.strip() == wanted:
+            found.append(value.strip().strip(b'"'))
+        elif pair:
+            rest.append(pair)
+    if not found:
+        return None, header
+    if len(found) > 1:
+        # Two cookies of the same name are the signature of cookie tossing
+        # from a sibling domain (RFC 6265bis section 8.6); refuse to guess.
+        raise InvalidRequest("the access cookie is present more than once")
+    token = found[0].decode("latin-1")
+    if not _B64TOKEN.fullmatch(token):
+        raise InvalidRequest("the access cookie is malformed")
+    return token, (b"; ".join(rest) or None)
+
+
+def _from_query(query: bytes, name: str) -> tuple[str | None, bytes]:
+    if not query:
+        return None, query
+    wanted = name.encode("latin-1")
+    found: list[bytes] = []
+    rest: list[bytes] = []
+    for part in query.split(b"&"):
+        key, _, value = part.partition(b"=")
+        if key == wanted:
+            found.append(value)
+        elif part:
+            rest.append(part)
+    if not found:
+        return None, query
+    if len(found) > 1:
+        raise InvalidRequest("the token query parameter is present more than once")
+    token = found[0].decode("latin-1").replace("%3D", "=").replace("%3d", "=")
+    if not _B64TOKEN.fullmatch(token):
+        raise InvalidRequest("the token query parameter is malformed")
+    return token, b"&".join(rest)
+
+
+def extract(route: CompiledRoute, inbound: InboundHeaders, query: bytes) -> Extracted:
+    """Find the one token of this request under ``route``'s token sources.
+
+    Raises :class:`InvalidRequest` for duplicated or malformed credentials.
+    """
+    token = _from_header(inbound.authorization)
+    source: Source | None = "header" if token is not None else None
+    cookie = inbound.cookie
+    if route.cookie is not None:
+        from_cookie, without = _from_cookie(cookie, route.cookie)
+        if from_cookie is not None:
+            if token is not None:
+                raise InvalidRequest("send the token in one place only")
+            token, source = from_cookie, "cookie"
+            if not route.forward_token:
+                cookie = without
+    if route.query_param is not None:
+        from_query, query = _from_query(query, route.query_param)
+        if from_query is not None:
+            if token is not None:
+                raise InvalidRequest("send the token in one place only")
+            token, source = from_query, "query"
+    return Extracted(token, source, query, cookie)

@@ -1,0 +1,156 @@
+"""Stage 1: sanitise inbound headers (anti-spoofing, hop-by-hop, size).
+
+Runs on every request, public routes included, before anything reads a
+header: identity headers a client could forge (``X-User-*``, ``X-Auth-*``,
+every header a route forwards a claim in, configured extras) are dropped, so
+an upstream can trust them; hop-by-hop headers (RFC 9110 section 7.6.1, plus
+any header named in ``Connection``) are removed because they describe this
+connection, not the request. Headers the later stages need are set aside.
+"""
+
+from __future__ import annotations
+
+from jwtgate.gateway.compile import ALWAYS_STRIPPED_PREFIXES
+from jwtgate.gateway.errors import BadRequest, HeadersTooLarge
+
+__all__ = ["HOP_BY_HOP", "InboundHeaders", "sanitize"]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+"""RFC 9110 section 7.6.1 connection-specific fields (plus the legacy proxy-connection)."""
+
+# Set aside for later stages rather than forwarded verbatim.
+_TAKEN = frozenset(
+    {
+        b"authorization",
+        b"host",
+        b"cookie",
+        b"content-length",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-request-id",
+        b"origin",
+        b"x-csrf-token",
+    }
+)
+
+
+class InboundHeaders:
+    """The sanitised request headers and the values later stages read."""
+
+    __slots__ = (
+        "authorization",
+        "chunked",
+        "content_length",
+        "cookie",
+        "csrf",
+        "headers",
+        "host",
+        "origin",
+        "request_id",
+        "size",
+        "xf_host",
+        "xf_proto",
+        "xff",
+    )
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.authorization: list[bytes] = []
+        self.host: bytes | None = None
+        self.cookie: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
+        self.xff: bytes | None = None
+        self.xf_proto: bytes | None = None
+        self.xf_host: bytes | None = None
+        self.request_id: bytes | None = None
+        self.origin: bytes | None = None
+        self.csrf: bytes | None = None
+        self.size = 0
+
+
+def _take(out: InboundHeaders, name: bytes, value: bytes) -> None:
+    if name == b"authorization":
+        out.authorization.append(value)
+    elif name == b"host":
+        if out.host is not None:
+            raise BadRequest("more than one Host header")  # RFC 9112 section 3.2
+        out.host = value
+    elif name == b"cookie":
+        out.cookie = value if out.cookie is None else out.cookie + b"; " + value
+    elif name == b"content-length":
+        try:
+            length = int(value)
+        except ValueError:
+            raise BadRequest("invalid Content-Length") from None
+        if length < 0 or (out.content_length is not None and out.content_length != length):
+            raise BadRequest("invalid Content-Length")  # RFC 9112 section 6.3
+        out.content_length = length
+    elif name == b"x-forwarded-for":
+        out.xff = value if out.xff is None else out.xff + b", " + value
+    elif name == b"x-forwarded-proto":
+        out.xf_proto = value
+    elif name == b"x-forwarded-host":
+        out.xf_host = value
+    elif name == b"x-request-id":
+        out.request_id = value
+    elif name == b"origin":
+        out.origin = value
+    else:  # x-csrf-token: checked by the gateway and forwarded as sent
+        out.csrf = value
+        out.headers.append((name, value))
+
+
+def sanitize(
+    raw: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...],
+    strip: frozenset[bytes],
+    max_bytes: int,
+) -> InboundHeaders:
+    """Sanitise ASGI request headers (names already lower-case).
+
+    Raises :class:`HeadersTooLarge` (431, RFC 6585 section 5) when names and
+    values together exceed ``max_bytes``, and :class:`BadRequest` for
+    ambiguous framing headers.
+    """
+    out = InboundHeaders()
+    keep = out.headers
+    connection_named: set[bytes] | None = None
+    size = 0
+    for name, value in raw:
+        size += len(name) + len(value) + 4
+        if name in _TAKEN:
+            _take(out, name, value)
+        elif name in HOP_BY_HOP:
+            if name == b"connection":
+                tokens = {t.strip().lower() for t in value.split(b",")}
+                tokens -= {b"close", b"keep-alive", b""}
+                if tokens:
+                    connection_named = (connection_named or set()) | tokens
+            elif name == b"transfer-encoding":
+                out.chunked = True
+        elif name in strip or name.startswith(ALWAYS_STRIPPED_PREFIXES):
+            continue
+        else:
+            keep.append((name, value))
+    out.size = size
+    if size > max_bytes:
+        raise HeadersTooLarge()
+    if connection_named:
+        # RFC 9110 section 7.6.1: a proxy must remove every field the
+        # Connection header names (it cannot be used to drop identity
+        # headers we add later, since those are added after this).
+        out.headers = [(n, v) for n, v in keep if n not in connection_named]
+    return out

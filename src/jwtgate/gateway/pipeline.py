@@ -1,0 +1,271 @@
+"""The request path, in order; the only module that knows the order.
+
+sanitise headers -> select route -> (CORS preflight) -> extract token ->
+verify + revocation -> CSRF (cookie tokens, unsafe methods) -> authorize ->
+rate limit -> forward. Each stage is one module with one entry point; a
+refusal is a ``JwtGateError`` rendered by :func:`render_error`. ``dry_run``
+routes log what would have been refused and let the request through
+without identity.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
+from jwtgate.errors import JwtGateError
+from jwtgate.gateway.authenticate import authenticate
+from jwtgate.gateway.authorize import authorize
+from jwtgate.gateway.compile import CompiledRoute
+from jwtgate.gateway.cors import cors_headers, preflight_headers
+from jwtgate.gateway.errors import (
+    BodyTooLarge,
+    CsrfFailed,
+    InsufficientScope,
+    MissingToken,
+    render_error,
+)
+from jwtgate.gateway.extract import Extracted, extract
+from jwtgate.gateway.forward import client_address, identity_headers, request_id
+from jwtgate.gateway.headers import InboundHeaders, sanitize
+from jwtgate.gateway.limit import check_rate
+from jwtgate.gateway.proxy import ClientGone, Receive, Send, call_internal
+from jwtgate.gateway.routing import select_route
+from jwtgate.gateway.state import Policy, Resources
+from jwtgate.jose import VerifiedToken
+
+__all__ = ["handle"]
+
+Scope = MutableMapping[str, Any]
+
+
+class _Outcome:
+    """Per-request facts for the access log and metrics."""
+
+    __slots__ = ("code", "request_id", "route", "status", "subject")
+
+    def __init__(self) -> None:
+        self.request_id = b"-"
+        self.route = "-"
+        self.status = 500
+        self.code: str | None = None
+        self.subject: str | None = None
+
+
+def _reason(exc: JwtGateError) -> str:
+    return exc.reason if isinstance(exc, InsufficientScope) else exc.code
+
+
+async def _send_simple(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _upstream_path(scope: Scope, route: CompiledRoute) -> tuple[str, bytes]:
+    """The decoded and raw path to send upstream, with the route prefix stripped."""
+    path: str = scope["path"]
+    raw: bytes = scope.get("raw_path") or quote(path).encode("ascii")
+    strip = route.strip
+    if not strip:
+        return path, raw
+    new_path = path[len(strip) :] or "/"
+    encoded = strip.encode("latin-1")
+    new_raw = raw[len(encoded) :] if raw.startswith(encoded) else quote(new_path).encode("ascii")
+    return new_path, new_raw or b"/"
+
+
+async def _authenticate(
+    route: CompiledRoute,
+    policy: Policy,
+    res: Resources,
+    ext: Extracted,
+    inbound: InboundHeaders,
+    method: str,
+) -> VerifiedToken | None:
+    token = ext.token
+    if token is None:
+        if route.auth == "required":
+            raise MissingToken()
+        return None
+    metrics = res.metrics
+    started = time.perf_counter()
+    verified = await authenticate(policy.auth, token)
+    if metrics is not None:
+        metrics.verify_latency(time.perf_counter() - started)
+    if ext.source == "cookie" and method not in SAFE_METHODS:
+        # A browser attaches cookies to cross-site requests; the double-submit
+        # header bound to the token's csrf claim proves same-origin JavaScript.
+        presented = inbound.csrf.decode("latin-1") if inbound.csrf is not None else None
+        if not csrf_matches(verified.claims.get(CSRF_CLAIM), presented):
+            raise CsrfFailed()
+    authorize(route, verified)
+    return verified
+
+
+async def _forward(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    route: CompiledRoute,
+    policy: Policy,
+    res: Resources,
+    inbound: InboundHeaders,
+    ext: Extracted,
+    verified: VerifiedToken | None,
+    client: tuple[str, bytes],
+    rid: bytes,
+) -> int:
+    headers = inbound.headers
+    if ext.cookie is not None:
+        headers.append((b"cookie", ext.cookie))
+    if route.forward_token and ext.token is not None:
+        headers.append((b"authorization", b"Bearer " + ext.token.encode("ascii")))
+    if verified is not None:
+        headers.extend(identity_headers(route, verified))
+    host = inbound.host or b""
+    headers.append((b"x-forwarded-for", client[1]))
+    headers.append((b"x-forwarded-proto", scope["scheme"].encode("ascii")))
+    if host:
+        headers.append((b"x-forwarded-host", host))
+    headers.append((b"x-request-id", rid))
+    if route.cors is not None:
+        extra = cors_headers(route.cors, inbound.origin)
+        inner_send = send
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await inner_send(message)
+
+    path, raw_path = _upstream_path(scope, route)
+    if route.internal is not None:
+        if route.internal == "stats":
+            verifier = policy.auth.verifier
+            body = res.stats.render(verifier.cache_hits, verifier.cache_misses)
+            ctype = (b"content-type", b"application/json")
+            await _send_simple(send, 200, [ctype, (b"cache-control", b"no-store")], body)
+            return 200
+        if host:
+            headers.append((b"host", host))
+        if inbound.content_length is not None:
+            headers.append((b"content-length", str(inbound.content_length).encode("ascii")))
+        component = res.runtime.components[route.internal]
+        inner = dict(scope)
+        inner.update(
+            headers=headers,
+            path=path,
+            raw_path=raw_path,
+            query_string=ext.query_string,
+            client=(client[0], (scope.get("client") or ("", 0))[1]),
+        )
+        return await call_internal(component.app, inner, receive, send)
+    counter = policy.round_robin
+    index = counter[route.index]
+    counter[route.index] = index + 1
+    base = route.upstreams[index % len(route.upstreams)]
+    query = ext.query_string
+    url = base + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    length = inbound.content_length
+    return await res.upstream.forward(
+        url,
+        scope["method"],
+        headers,
+        receive,
+        send,
+        has_body=bool(length) or inbound.chunked,
+        content_length=length,
+        max_body=route.max_body_bytes,
+        connect_timeout=route.connect_timeout,
+        read_timeout=route.read_timeout,
+    )
+
+
+async def _run(
+    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources, out: _Outcome
+) -> None:
+    compiled = policy.compiled
+    inbound = sanitize(scope["headers"], compiled.strip_exact, compiled.max_header_bytes)
+    peer = scope.get("client")
+    client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
+    from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
+    rid = out.request_id = request_id(inbound.request_id, from_proxy, os.urandom(8).hex())
+    method: str = scope["method"]
+    route = select_route(compiled.routes, scope["path"], method, inbound.host)
+    out.route = route.name
+    if (
+        route.cors is not None
+        and method == "OPTIONS"
+        and inbound.origin is not None
+        and any(n == b"access-control-request-method" for n, _ in inbound.headers)
+    ):
+        await _send_simple(send, 204, preflight_headers(route.cors, inbound.origin), b"")
+        out.status = 204
+        return
+    if inbound.content_length is not None and inbound.content_length > route.max_body_bytes:
+        raise BodyTooLarge()
+    ext = extract(route, inbound, scope["query_string"])
+    verified: VerifiedToken | None = None
+    try:
+        if route.auth != "public":
+            verified = await _authenticate(route, policy, res, ext, inbound, method)
+            if verified is not None:
+                out.subject = verified.subject
+                if res.metrics is not None:
+                    res.metrics.auth("allowed", "ok")
+        await check_rate(res.limiter, route, verified, client[0])
+    except JwtGateError as exc:
+        if not route.dry_run:
+            raise
+        # Rolling out a rule: record what it would refuse, forward without identity.
+        out.code = f"dry_run:{_reason(exc)}"
+        verified = None
+    out.status = await _forward(
+        scope, receive, send, route, policy, res, inbound, ext, verified, client, rid
+    )
+
+
+async def handle(
+    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources
+) -> None:
+    """Handle one HTTP request through the whole pipeline."""
+    started = time.perf_counter()
+    out = _Outcome()
+    presented = False
+    try:
+        await _run(scope, receive, send, policy, res, out)
+    except JwtGateError as exc:
+        presented = any(n == b"authorization" for n, _ in scope["headers"])
+        status, headers, body = render_error(exc, token_presented=presented)
+        out.status, out.code = status, _reason(exc)
+        await _send_simple(send, status, headers, body)
+    except ClientGone:
+        out.status, out.code = 499, "client_closed"
+    elapsed = time.perf_counter() - started
+    code = out.code
+    res.stats.record(out.status, code)
+    metrics = res.metrics
+    if metrics is not None:
+        metrics.request(out.route, out.status, elapsed)
+        if code is not None:
+            metrics.auth("denied", code)
+        if out.status == 429:
+            metrics.rate_limited(out.route)
+    if res.access.enabled:
+        client = scope.get("client")
+        res.access.log(
+            request_id=out.request_id.decode("latin-1"),
+            route=out.route,
+            method=scope["method"],
+            path=scope["path"],
+            status=out.status,
+            latency_ms=elapsed * 1000.0,
+            subject=out.subject,
+            error_code=code,
+            client_ip=client[0] if client else None,
+        )

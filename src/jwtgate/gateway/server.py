@@ -1,0 +1,144 @@
+"""``serve``: bind the listeners, then run one or several worker processes.
+
+The parent binds every socket before forking, so all workers accept on the
+same listeners (the kernel spreads connections) and a port conflict fails
+once, clearly, before anything starts. The parent forwards SIGHUP, SIGTERM
+and SIGINT to its workers and exits when they have all finished draining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import uvloop
+
+from jwtgate.config import JwtGateConfig
+from jwtgate.errors import ConfigError
+from jwtgate.gateway.compile import compile_gateway
+from jwtgate.gateway.worker import serve_async, tls_context
+from jwtgate.runtime import ComponentFactory
+
+__all__ = ["check_workers", "serve"]
+
+_log = logging.getLogger("jwtgate.gateway")
+
+
+def check_workers(config: JwtGateConfig) -> None:
+    """Refuse worker counts that would silently break revocation or state."""
+    compiled = compile_gateway(config)
+    multi = config.gateway.workers > 1
+    if multi and config.revocation.backend == "memory" and "auth" in compiled.internal_names:
+        # Each worker would have its own in-memory revocation view; a
+        # logout handled by one worker would not reach the others.
+        raise ConfigError(
+            "gateway.workers: more than one worker needs revocation.backend: redis "
+            "when the auth server runs in-process"
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(
+    config: JwtGateConfig,
+    config_path: Path | None,
+    factory: ComponentFactory | None,
+    sockets: list[socket.socket],
+    admin: socket.socket | None,
+    ready: Callable[[], None] | None,
+) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(
+            serve_async(config, config_path, factory, sockets, admin_socket=admin, ready=ready)
+        )
+
+
+def _use_multiprocess_metrics() -> None:
+    """Point prometheus-client at a shared directory so /metrics sums every worker."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jwtgate-metrics-")
+    from prometheus_client import values
+
+    # The value class is chosen at import time; re-choose it now that the
+    # directory is set (before any worker creates a metric).
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+def serve(
+    config: JwtGateConfig,
+    config_path: Path | None,
+    factory: ComponentFactory | None = None,
+    *,
+    ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve the gateway in the foreground until SIGTERM/SIGINT; raises ConfigError early."""
+    check_workers(config)
+    for listener in config.gateway.listeners:
+        tls_context(listener)  # fail before binding when the certificate is unusable
+    sockets = [_bind(li.host, li.port) for li in config.gateway.listeners]
+    admin_cfg = config.gateway.admin_listener
+    admin = _bind(admin_cfg.host, admin_cfg.port) if admin_cfg is not None else None
+    workers = config.gateway.workers
+    if workers == 1:
+        _run_worker(config, config_path, factory, sockets, admin, ready)
+        return
+    _use_multiprocess_metrics()
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                _run_worker(config, config_path, factory, sockets, admin, None)
+            except ConfigError as exc:
+                print(f"jwtgate: {exc.description}", file=sys.stderr)
+                code = 2
+            except BaseException:
+                _log.exception("worker failed")
+                code = 1
+            os._exit(code)
+        children.append(pid)
+
+    def forward(sig: int, _frame: FrameType | None) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    if ready is not None:
+        ready()
+    status = 0
+    while children:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        if pid in children:
+            children.remove(pid)
+            status = status or os.waitstatus_to_exitcode(code)
+    for sock in sockets:
+        sock.close()
+    if status:
+        raise SystemExit(status)
