@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jwtgate.clock import FrozenClock
 from jwtgate.config import JwtGateConfig
@@ -163,3 +165,27 @@ async def test_redis_unreachable_fails_open(unused_port: int) -> None:
         assert limiter.errors == 1
     finally:
         await limiter.close()
+
+
+@given(
+    rate=st.floats(min_value=0.1, max_value=1000.0),
+    burst=st.integers(min_value=1, max_value=50),
+    steps=st.lists(st.floats(min_value=0.0, max_value=2.0), min_size=1, max_size=200),
+)
+@settings(max_examples=100, deadline=None)
+def test_gcra_never_exceeds_burst_plus_refill(rate: float, burst: int, steps: list[float]) -> None:
+    """Property: over any window from the start, allowed <= burst + rate * elapsed."""
+    clock = FrozenClock()
+    start = clock.now
+    limiter = MemoryRateLimiter(clock)
+    allowed = 0
+    for dt in steps:
+        clock.advance(dt)
+        decision = limiter.hit_now("k", rate, burst)
+        if decision.allowed:
+            allowed += 1
+            assert 0 <= decision.remaining < burst
+        else:
+            # 1e-6: float resolution of epoch seconds is ~2e-7.
+            assert 0 < decision.retry_after <= burst / rate + 1e-6
+        assert allowed <= burst + rate * (clock.now - start) + 1e-6
