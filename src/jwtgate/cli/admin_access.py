@@ -12,7 +12,7 @@ from jwtgate.cli.context import CliContext
 from jwtgate.cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from jwtgate.auth import AuthAdmin
+    from jwtgate.auth.admin import AuthAdmin
 
 __all__ = ["add_password_options", "read_password", "record", "with_admin"]
 
@@ -24,7 +24,7 @@ _SECRET_MARKERS = ("hash", "secret", "password", "token")
 
 def with_admin(ctx: CliContext, action: Callable[[AuthAdmin], Awaitable[_T]]) -> _T:
     """Open the auth store named by the configuration, run ``action``, close it."""
-    from jwtgate.auth import AuthAdmin
+    from jwtgate.auth.admin import AuthAdmin
 
     async def _run() -> _T:
         async with AuthAdmin.open(ctx.config) as admin:

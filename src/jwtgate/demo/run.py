@@ -36,7 +36,7 @@ def _announce(out: TextIO, message: str) -> None:
 
 
 async def _seed_users(config: JwtGateConfig) -> list[str]:
-    from jwtgate.auth import AuthAdmin
+    from jwtgate.auth.admin import AuthAdmin
 
     created = []
     async with AuthAdmin.open(config) as admin:
