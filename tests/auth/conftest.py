@@ -67,8 +67,9 @@ class Harness:
         await self.client.aclose()
         await self.server.close()
 
-    async def login(self, username: str = ALICE[0], password: str = ALICE[1],
-                    **extra: Any) -> httpx.Response:
+    async def login(
+        self, username: str = ALICE[0], password: str = ALICE[1], **extra: Any
+    ) -> httpx.Response:
         """POST /auth/login."""
         return await self.client.post(
             "/auth/login", json={"username": username, "password": password, **extra}
@@ -107,6 +108,33 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 def clock() -> FrozenClock:
     """A frozen clock at a whole second."""
     return FrozenClock(1_800_000_000.0)
+
+
+@pytest.fixture
+async def make_harness(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Any]:
+    """Factory: ``await make_harness(database_url=None, seed=True, **auth_settings)``.
+
+    Harnesses made with the same ``name`` share one data directory (a second
+    auth instance on the same database and keys).
+    """
+    made: list[Harness] = []
+
+    async def make(
+        database_url: str | None = None, *, seed: bool = True, name: str = "h", **auth: Any
+    ) -> Harness:
+        h = Harness(make_config(tmp_path / name, database_url, **auth), clock)
+        made.append(h)
+        if seed:
+            await h.start()
+        else:
+            await h.server.start()
+        return h
+
+    try:
+        yield make
+    finally:
+        for h in reversed(made):
+            await h.close()
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ class Family:
     created_at: float
     expires_at: float
     revoked_at: float | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ def _family(row: Row[Any]) -> Family:
         float(row.created_at),
         float(row.expires_at),
         row.revoked_at,
+        row.reason,
     )
 
 
