@@ -116,3 +116,19 @@ def test_to_file_appends_and_flushes_on_close(tmp_path: Path) -> None:
     logger.close()
     lines = target.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["request_id"] for x in lines] == ["r0", "r1", "r2"]
+
+
+@pytest.mark.parametrize("latency", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_latency_still_yields_valid_json(latency: float) -> None:
+    buf = io.StringIO()
+    _log(AccessLogger(buf), latency_ms=latency)
+    assert _lines(buf)[0]["latency_ms"] == 0.0
+
+
+def test_non_ascii_round_trips_as_escapes() -> None:
+    buf = io.StringIO()
+    _log(AccessLogger(buf), subject="zoë \U0001f600", path="/caf\u00e9")
+    assert buf.getvalue().isascii()
+    line = _lines(buf)[0]
+    assert line["sub"] == "zoë \U0001f600"
+    assert line["path"] == "/caf\u00e9"
