@@ -17,13 +17,14 @@ from jwtgate.errors import (
     TokenExpired,
     TypMismatch,
 )
-from jwtgate.jose.policy import IssuerPolicy, VerifiedToken
+from jwtgate.jose.policy import IssuerPolicy, VerifiedToken, make_verified_token
 
 __all__ = ["check_time", "validate_claims"]
 
 # NumericDate values beyond this are not timestamps; refusing them before any
 # arithmetic also keeps huge integers from overflowing float conversion.
 _MAX_NUMERIC = 2.0**53
+_MISSING: Any = object()
 
 
 def _numeric(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
@@ -72,6 +73,36 @@ def check_time(
         raise LifetimeExceeded()
 
 
+def _numbers(claims: Mapping[str, Any]) -> tuple[float, float, float | None]:
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+    te, ti = type(exp), type(iat)
+    # Fast path: plain numbers in range (NaN and inf fail the comparisons).
+    if (
+        (te is int or te is float)
+        and (ti is int or ti is float)
+        and nbf is None
+        and -_MAX_NUMERIC <= exp <= _MAX_NUMERIC  # type: ignore[operator]
+        and -_MAX_NUMERIC <= iat <= _MAX_NUMERIC  # type: ignore[operator]
+        and "nbf" not in claims
+    ):
+        return float(exp), float(iat), None  # type: ignore[arg-type]
+    exp_f = _numeric(claims, "exp", True)
+    iat_f = _numeric(claims, "iat", True)  # RFC 9068 section 2.2 requires iat
+    assert exp_f is not None
+    assert iat_f is not None
+    return exp_f, iat_f, _numeric(claims, "nbf", False)
+
+
+def _audiences(aud: Any) -> frozenset[str]:
+    if aud is None:
+        raise MissingClaim("the token lacks the aud claim")
+    if isinstance(aud, str):
+        return frozenset((aud,))
+    if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        return frozenset(aud)
+    raise InvalidClaim("the aud claim must be a string or a list of strings")
+
+
 def validate_claims(
     policy: IssuerPolicy, header: Mapping[str, Any], claims: dict[str, Any], now: float
 ) -> VerifiedToken:
@@ -79,48 +110,54 @@ def validate_claims(
     # RFC 9068 section 4 / RFC 8725 section 3.11: explicit typing.
     if not policy.typ_allowed(header.get("typ")):
         raise TypMismatch()
-    exp = _numeric(claims, "exp", True)
-    assert exp is not None
-    iat = _numeric(claims, "iat", True)  # RFC 9068 section 2.2 requires iat
-    nbf = _numeric(claims, "nbf", False)
+    exp, iat, nbf = _numbers(claims)
     check_time(policy, now, exp, iat, nbf)
     aud = claims.get("aud")
-    if aud is None:
-        raise MissingClaim("the token lacks the aud claim")
-    if isinstance(aud, str):
-        auds: frozenset[str] = frozenset((aud,))
-    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-        auds = frozenset(aud)
-    else:
-        raise InvalidClaim("the aud claim must be a string or a list of strings")
-    if auds.isdisjoint(policy.audiences):  # RFC 7519 section 4.1.3
+    # RFC 7519 section 4.1.3: one of the token's audiences must be ours.
+    if not (type(aud) is str and aud in policy.audiences) and _audiences(aud).isdisjoint(
+        policy.audiences
+    ):
         raise AudienceMismatch()
-    subject = _string(claims, "sub", True)
-    jti = _string(claims, "jti", True)
-    client_id = _string(claims, "client_id", True)
-    sid = _string(claims, "sid", False)
-    scope = claims.get("scope")
-    if scope is None:
+    subject, jti, client_id = claims.get("sub"), claims.get("jti"), claims.get("client_id")
+    if not (type(subject) is str and type(jti) is str and type(client_id) is str):
+        subject = _string(claims, "sub", True)
+        jti = _string(claims, "jti", True)
+        client_id = _string(claims, "client_id", True)
+    if not (subject and jti and client_id):
+        raise InvalidClaim("sub, jti and client_id must be non-empty strings")
+    sid = claims.get("sid", _MISSING)
+    if sid is _MISSING:
+        sid = None
+    elif type(sid) is not str or not sid:
+        raise InvalidClaim("the sid claim is not a non-empty string")
+    scope = claims.get("scope", _MISSING)
+    if scope is _MISSING:
         scopes: frozenset[str] = frozenset()
-    elif isinstance(scope, str):
-        scopes = frozenset(s for s in scope.split(" ") if s)  # RFC 8693 section 4.2
+    elif type(scope) is str:
+        scopes = frozenset(scope.split(" "))  # RFC 8693 section 4.2: space-separated
+        if "" in scopes:
+            scopes = scopes - {""}
     else:
         raise InvalidClaim("the scope claim must be a space-separated string")
-    roles_value = claims.get("roles", [])
-    if not isinstance(roles_value, list) or not all(isinstance(r, str) for r in roles_value):
+    roles_value = claims.get("roles", _MISSING)
+    if roles_value is _MISSING:
+        roles: frozenset[str] = frozenset()
+    elif type(roles_value) is list and all(type(r) is str for r in roles_value):
+        roles = frozenset(roles_value)
+    else:
         raise InvalidClaim("the roles claim must be a list of strings")
-    return VerifiedToken(
-        header=MappingProxyType(header) if isinstance(header, dict) else header,
-        claims=MappingProxyType(claims),
-        issuer=policy.issuer,
-        subject=subject,
-        jti=jti,
-        sid=sid,
-        client_id=client_id,
-        exp=exp,
-        iat=iat,
-        scopes=scopes,
-        roles=frozenset(roles_value),
-        kid=str(header.get("kid")),
-        alg=str(header.get("alg")),
+    return make_verified_token(
+        MappingProxyType(header) if type(header) is dict else header,
+        MappingProxyType(claims),
+        policy.issuer,
+        subject,
+        jti,
+        sid,
+        client_id,
+        exp,
+        iat,
+        scopes,
+        roles,
+        header.get("kid", ""),
+        header["alg"],
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from jwtgate.clock import Clock, system_clock
 from jwtgate.errors import (
@@ -41,7 +41,7 @@ from jwtgate.errors import (
 )
 from jwtgate.jose._codec import parse_json_object
 from jwtgate.jose.claims import check_time, validate_claims
-from jwtgate.jose.jws import parse_compact
+from jwtgate.jose.jws import parse_parts
 from jwtgate.jose.keys import VerificationKey
 from jwtgate.jose.policy import IssuerPolicy, VerifiedToken
 from jwtgate.revocation.base import RevocationView
@@ -49,8 +49,7 @@ from jwtgate.revocation.base import RevocationView
 __all__ = ["Verifier"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     token: VerifiedToken
     policy: IssuerPolicy
     key: VerificationKey
@@ -133,8 +132,8 @@ class Verifier:
             raise TokenRevoked()
 
     def _verify(self, token: str) -> tuple[VerifiedToken, _Entry]:
-        jws = parse_compact(token, max_bytes=self._max_bytes)
-        claims = parse_json_object(jws.payload)
+        header, payload, signing_input, signature = parse_parts(token, self._max_bytes)
+        claims = parse_json_object(payload)
         iss = claims.get("iss")
         if iss is None:
             raise MissingClaim("the token lacks the iss claim")
@@ -145,7 +144,6 @@ class Verifier:
             raise IssuerMismatch()
         if len(token) > policy.max_token_bytes:
             raise TokenTooLarge()
-        header = jws.header
         alg = header["alg"]
         if alg not in policy.algorithms:
             raise AlgorithmNotAllowed()
@@ -159,7 +157,7 @@ class Verifier:
             raise UnknownKeyId()
         if key.alg != alg:
             raise AlgorithmMismatch()
-        if not key.verify(jws.signing_input, jws.signature):
+        if not key.verify(signing_input, signature):
             raise BadSignature()
         result = validate_claims(policy, header, claims, self._clock())
         self._check_revoked(result)
