@@ -35,12 +35,12 @@ def _verifier(keys: dict[str, SigningKey], clock: FrozenClock, algs: frozenset[s
 
 
 def _h(f: Any, k: SigningKey, **over: Any) -> str:
-    return f.forge(k, f.header(k, **over), f.claims())
+    return str(f.forge(k, f.header(k, **over), f.claims()))
 
 
 def _raw_sig(f: Any, k: SigningKey, r: int, s: int) -> str:
     good = _h(f, k)
-    return f.with_signature(good, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return str(f.with_signature(good, r.to_bytes(32, "big") + s.to_bytes(32, "big")))
 
 
 # (vector id / source, builder(forge, es256_key) -> token, expected code)
