@@ -99,29 +99,32 @@ class MemoryRateLimiter:
 
     def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
         """Synchronous :meth:`hit` (the in-process limiter never waits)."""
-        _check_args(rate, burst)
+        # GCRA inlined (see _gcra): this runs on every rate-limited request.
+        if not 0.0 < rate < math.inf or burst < 1:
+            _check_args(rate, burst)
         now = self._clock()
         buckets = self._buckets
-        tat = buckets.get(key)
-        decision, new_tat = _gcra(now if tat is None else tat, now, rate, burst)
-        if decision.allowed:
-            buckets[key] = new_tat
-            buckets.move_to_end(key)
-            self._evict(now)
-        return decision
+        interval = 1.0 / rate
+        tat = buckets.get(key, now)
+        if tat < now:
+            tat = now
+        new_tat = tat + interval
+        allow_at = new_tat - burst * interval
+        if allow_at > now:
+            return RateDecision(False, allow_at - now, 0)
+        buckets[key] = new_tat
+        buckets.move_to_end(key)
+        # Lossless eviction: the oldest bucket is full again, forgetting it changes nothing.
+        oldest = next(iter(buckets))
+        if buckets[oldest] <= now:
+            del buckets[oldest]
+        if len(buckets) > self._max_keys:
+            buckets.popitem(last=False)
+        return RateDecision(True, 0.0, int((now - allow_at) / interval + 1e-9))
 
     async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
         """Take one token from bucket ``key``."""
         return self.hit_now(key, rate, burst)
-
-    def _evict(self, now: float) -> None:
-        buckets = self._buckets
-        # Lossless: the oldest bucket is full again, so forgetting it changes nothing.
-        oldest = next(iter(buckets))
-        if buckets[oldest] <= now:
-            del buckets[oldest]
-        while len(buckets) > self._max_keys:
-            buckets.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._buckets)
