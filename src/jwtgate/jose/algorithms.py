@@ -26,6 +26,7 @@ from jwtgate.errors import KeyMaterialError
 
 __all__ = [
     "ALGORITHMS",
+    "SIGNATURE_ALGORITHMS",
     "AlgSpec",
     "Signer",
     "VerifyFn",
@@ -96,6 +97,9 @@ def _build_specs() -> dict[str, AlgSpec]:
 # The signature layer knows the whole RFC 7518 JWS family so that conformance
 # vectors can be checked; only ALGORITHMS can be minted or allowed by a policy.
 _SPECS = _build_specs()
+
+SIGNATURE_ALGORITHMS: frozenset[str] = frozenset(_SPECS)
+"""Every JWS algorithm the signature layer can check (RFC 7518 section 3.1)."""
 
 
 def spec_for(alg: str) -> AlgSpec:

@@ -17,7 +17,7 @@ Decisions, in the spirit of RFC 8725:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from jwtgate.errors import KeyMaterialError, MalformedToken
@@ -61,8 +61,20 @@ class JwksKeySet:
         return len(self._keys)
 
     @classmethod
-    def parse(cls, data: bytes | str | Mapping[str, Any]) -> JwksKeySet:
-        """Parse a JWKS document strictly; raises :class:`KeyMaterialError`."""
+    def parse(
+        cls,
+        data: bytes | str | Mapping[str, Any],
+        *,
+        algorithms: Collection[str] = ALGORITHMS,
+        allow_symmetric: bool = False,
+    ) -> JwksKeySet:
+        """Parse a JWKS document strictly; raises :class:`KeyMaterialError`.
+
+        ``algorithms``: keys for other algorithms are skipped.  ``allow_symmetric``
+        admits ``oct`` keys for a *private*, locally configured key set of shared
+        HMAC secrets; even then a set mixing symmetric and asymmetric keys is
+        refused (Wycheproof "MixedKeySet": a verifier must never have to guess).
+        """
         if isinstance(data, str):
             data = data.encode("utf-8")
         if isinstance(data, bytes):
@@ -80,28 +92,29 @@ class JwksKeySet:
         keys: dict[str, VerificationKey] = {}
         seen: set[str] = set()
         skipped = 0
+        if not all(isinstance(item, Mapping) for item in items):
+            raise KeyMaterialError("a JWKS entry is not an object")
+        symmetric = [item.get("kty") == "oct" for item in items]
+        if any(symmetric) and (not allow_symmetric or not all(symmetric)):
+            raise KeyMaterialError("a public JWKS must not contain symmetric keys")
         for item in items:
-            if not isinstance(item, Mapping):
-                raise KeyMaterialError("a JWKS entry is not an object")
-            if item.get("kty") == "oct":
-                raise KeyMaterialError("a public JWKS must not contain symmetric keys")
-            if _PRIVATE_MEMBERS.intersection(item):
+            if item.get("kty") != "oct" and _PRIVATE_MEMBERS.intersection(item):
                 raise KeyMaterialError("the JWKS contains private key members")
             kid = item.get("kid")
             if isinstance(kid, str) and kid:
                 if kid in seen:
                     raise KeyMaterialError("the JWKS repeats a kid")
                 seen.add(kid)
-            if not _usable(item):
+            if not _usable(item, algorithms):
                 skipped += 1
                 continue
             keys[str(kid)] = verification_key_from_jwk(item)
         return cls(keys, skipped)
 
 
-def _usable(item: Mapping[str, Any]) -> bool:
+def _usable(item: Mapping[str, Any], algorithms: Collection[str]) -> bool:
     kid, alg = item.get("kid"), item.get("alg")
-    if not isinstance(kid, str) or not kid or alg not in ALGORITHMS or alg == "HS256":
+    if not isinstance(kid, str) or not kid or alg not in algorithms:
         return False
     use, ops = item.get("use"), item.get("key_ops")
     if use is not None and use != "sig":
