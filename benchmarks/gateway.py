@@ -185,7 +185,7 @@ def _run_jwtgate(
         ),
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open(workdir / "access.log", "ab") as log:
         proc = start_process(
             [PY, "-m", "jwtgate.gateway", "--config", str(cfg)], env=env, stdout=log
