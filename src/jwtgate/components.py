@@ -50,5 +50,5 @@ async def build_components(runtime: Runtime, names: frozenset[str]) -> dict[str,
     if "console" in names:
         from jwtgate.demo.console import ConsoleApp
 
-        components["console"] = ConsoleApp()
+        components["console"] = ConsoleApp(runtime.keyring)
     return components

@@ -17,7 +17,7 @@ def _serve(ctx: CliContext) -> int:
 
         ctx.note(f"serving the auth server alone (issuer {config.tokens.issuer})")
         with contextlib.suppress(KeyboardInterrupt):
-            serve_standalone(config, host=ctx.args.host, port=ctx.args.port)
+            ctx.run(serve_standalone(config, host=ctx.args.host, port=ctx.args.port))
         return 0
     from jwtgate.components import build_components
     from jwtgate.gateway.server import serve

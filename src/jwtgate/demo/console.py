@@ -9,11 +9,24 @@ clickjacking of the login form.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from jwtgate.demo.echo import ASGIApp, Receive, Scope, Send
 
-__all__ = ["CONSOLE_CSP", "ConsoleApp"]
+if TYPE_CHECKING:
+    from jwtgate.jose import Keyring
+
+__all__ = ["CONSOLE_CSP", "KEYS_PATH", "ConsoleApp"]
+
+KEYS_PATH = "/console/keys.json"
+"""Public key metadata for the keys panel: the active kid and every key's state.
+
+In cookie mode the access token is HttpOnly, so the page cannot read the
+``kid`` from a token header; this endpoint says which key signs now. It
+holds nothing the JWKS does not already publish, except states and dates.
+"""
 
 CONSOLE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,10 +60,14 @@ def _load() -> dict[str, tuple[bytes, bytes]]:
 
 
 class ConsoleApp:
-    """Serves the console's static files from memory (loaded once at construction)."""
+    """Serves the console's static files from memory (loaded once at construction).
 
-    def __init__(self) -> None:
+    With a ``keyring`` it also answers :data:`KEYS_PATH`.
+    """
+
+    def __init__(self, keyring: Keyring | None = None) -> None:
         self._files = _load()
+        self._keyring = keyring
         self.app: ASGIApp = self._asgi
 
     async def start(self) -> None:
@@ -67,6 +84,8 @@ class ConsoleApp:
         if method not in ("GET", "HEAD"):
             await _plain(send, 405, b"method not allowed", [(b"allow", b"GET, HEAD")])
             return
+        if scope["path"] == KEYS_PATH and self._keyring is not None:
+            entry = (self._keys_json(), b"application/json")
         if entry is None:
             await _plain(send, 404, b"not found", [])
             return
@@ -78,6 +97,24 @@ class ConsoleApp:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+    def _keys_json(self) -> bytes:
+        keyring = self._keyring
+        if keyring is None:  # pragma: no cover - guarded by the caller
+            return b"{}"
+        # Another process (``jwtgate keys rotate``) may have rotated since.
+        keyring.reload_if_changed()
+        keys = [
+            {
+                "kid": i.kid,
+                "alg": i.alg,
+                "state": str(i.state.value),
+                "created_at": i.created_at,
+                "verify_until": i.verify_until,
+            }
+            for i in keyring.infos()
+        ]
+        return json.dumps({"active_kid": keyring.active.kid, "keys": keys}).encode("utf-8")
 
 
 async def _plain(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:

@@ -85,6 +85,9 @@ def demo_config_data(host: str, port: int, data_dir: Path) -> dict[str, Any]:
                     "match": {"prefix": "/auth"},
                     "upstream": "internal://auth",
                     "auth": "public",
+                    # The auth server checks the bearer token itself (logout, admin API),
+                    # so this one route passes Authorization through.
+                    "forward_token": True,
                 },
                 {
                     "name": "echo",

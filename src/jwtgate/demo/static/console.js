@@ -79,20 +79,36 @@
     el.className = ok ? "status-ok" : "status-bad";
   }
 
-  function showSession(tokens) {
+  // Memory mode: the login body carries the access token; decode it here (display only).
+  // Cookie mode: the access token is an HttpOnly cookie; ask the auth server for its claims.
+  async function showSession(tokens) {
     if (tokens && typeof tokens.access_token === "string") accessToken = tokens.access_token;
     if (tokens && typeof tokens.csrf_token === "string") csrfToken = tokens.csrf_token;
-    if (!accessToken) {
-      $("claims").textContent = "(the access token is in an HttpOnly cookie; scripts cannot read it)";
-      return;
+    let claims = null;
+    if (accessToken) {
+      $("claims-label").textContent = "decoded, not verified (client-side)";
+      $("mode").textContent = "(memory mode: access token in a JS variable)";
+      try {
+        const decoded = decodeClaims(accessToken);
+        claims = decoded.claims;
+        $("claims").textContent = pretty(decoded);
+      } catch (err) {
+        $("claims").textContent = "cannot decode: " + err.message;
+      }
+    } else {
+      $("claims-label").textContent = "from /auth/me: the token is an HttpOnly cookie, unreadable by scripts";
+      $("mode").textContent = "(cookie mode: HttpOnly cookies + CSRF token)";
+      const r = await call("GET", "/auth/me");
+      if (r.status === 200 && r.data && typeof r.data === "object") {
+        claims = r.data;
+        $("claims").textContent = pretty(r.data);
+      } else {
+        $("claims").textContent = "(no valid session: " + r.status + ")";
+      }
     }
-    try {
-      const { header, claims } = decodeClaims(accessToken);
-      $("claims").textContent = pretty({ header, claims });
+    if (claims) {
       $("who").textContent = String(claims.sub ?? "?");
-      $("mode").textContent = Array.isArray(claims.roles) ? "(roles: " + claims.roles.join(", ") + ")" : "";
-    } catch (err) {
-      $("claims").textContent = "cannot decode: " + err.message;
+      $("roles").textContent = Array.isArray(claims.roles) ? claims.roles.join(", ") : "-";
     }
   }
 
@@ -100,6 +116,7 @@
     accessToken = null;
     csrfToken = null;
     $("who").textContent = "nobody";
+    $("roles").textContent = "-";
     $("mode").textContent = "";
     $("claims").textContent = label || "(no token)";
   }
@@ -114,8 +131,7 @@
     if (r.status === 200) {
       setMessage("logged in as " + username, true);
       if (r.data && r.data.refresh_token) delete r.data.refresh_token; // never kept by scripts
-      showSession(r.data);
-      if (!accessToken) $("who").textContent = username;
+      await showSession(r.data);
       refreshLive();
     } else {
       const desc = r.data && r.data.error ? r.data.error + ": " + (r.data.error_description || "") : "";
@@ -127,7 +143,9 @@
     const r = await call("POST", "/auth/token", { form: { grant_type: "refresh_token" }, auth: false });
     if (r.status === 200) {
       setMessage("refreshed", true);
-      showSession(r.data);
+      if (r.data && r.data.refresh_token) delete r.data.refresh_token;
+      accessToken = null;
+      await showSession(r.data);
     } else {
       setMessage("refresh failed (" + r.status + ") " + (r.data && r.data.error ? r.data.error : ""), false);
     }
@@ -138,9 +156,12 @@
     setMessage(label + ": " + r.status, r.status < 300);
     // The access token is now revoked at the gateway; keep it for one more call so the
     // 401 is visible, but show that the session ended.
-    $("who").textContent = "nobody (logged out)";
-    $("claims").textContent = "(logged out; the old access token is revoked)";
-    csrfToken = null;
+    if (r.status < 300) {
+      $("who").textContent = "nobody (logged out)";
+      $("roles").textContent = "-";
+      $("claims").textContent = "(logged out; the access token is revoked)";
+      csrfToken = null;
+    }
   }
 
   async function api(method, url) {
@@ -154,27 +175,27 @@
   }
 
   async function loadKeys() {
-    const r = await call("GET", "/auth/.well-known/jwks.json", { auth: false });
-    if (r.status !== 200 || !r.data || !Array.isArray(r.data.keys)) {
-      $("jwks").textContent = "JWKS unavailable (" + r.status + ")";
-      return;
+    const jwks = await call("GET", "/auth/.well-known/jwks.json", { auth: false });
+    if (jwks.status !== 200 || !jwks.data || !Array.isArray(jwks.data.keys)) {
+      $("jwks").textContent = "JWKS unavailable (" + jwks.status + ")";
+    } else {
+      $("jwks").textContent = pretty(jwks.data);
     }
-    $("jwks").textContent = pretty(r.data);
-    let active = r.data.keys.length ? r.data.keys[r.data.keys.length - 1].kid : "-";
-    if (accessToken) {
-      try { active = decodeClaims(accessToken).header.kid || active; } catch (_) { /* keep */ }
+    const meta = await call("GET", "/console/keys.json", { auth: false });
+    if (meta.status === 200 && meta.data && meta.data.active_kid) {
+      $("active-kid").textContent = meta.data.active_kid;
+      $("key-states").textContent = meta.data.keys.map((k) => k.kid.slice(0, 12) + "… " + k.alg + " " + k.state).join("\n");
     }
-    $("active-kid").textContent = active;
   }
 
   function auditRow(event) {
     const tr = document.createElement("tr");
-    const when = event.time || event.ts || event.at || event.created_at;
+    const { ts, event: name, user, sub, client_id: clientId, ...rest } = event;
     const cells = [
-      typeof when === "number" ? new Date(when * 1000).toISOString() : String(when ?? ""),
-      String(event.event ?? event.type ?? event.kind ?? ""),
-      String(event.subject ?? event.sub ?? event.username ?? ""),
-      pretty(event.detail ?? event.data ?? {}),
+      typeof ts === "number" ? new Date(ts * 1000).toISOString().slice(11, 19) : "",
+      String(name ?? ""),
+      String(user ?? sub ?? clientId ?? ""),
+      JSON.stringify(rest),
     ];
     for (const text of cells) {
       const td = document.createElement("td");
@@ -189,7 +210,7 @@
     const body = $("audit").querySelector("tbody");
     body.replaceChildren();
     if (audit.status === 200) {
-      const events = Array.isArray(audit.data) ? audit.data : (audit.data && audit.data.events) || [];
+      const events = (audit.data && audit.data.events) || [];
       events.forEach((e) => body.appendChild(auditRow(e)));
       $("audit-status").textContent = events.length + " recent events";
     } else {
@@ -211,6 +232,7 @@
     $("btn-public").addEventListener("click", () => api("GET", "/api/public/info"));
     $("btn-echo-post").addEventListener("click", () => api("POST", "/api/echo/submit"));
     loadKeys();
+    if (currentCsrf()) showSession(null); // a reload in cookie mode: the session is still there
     liveTimer = setInterval(refreshLive, 5000);
     window.addEventListener("pagehide", () => clearInterval(liveTimer));
   });
