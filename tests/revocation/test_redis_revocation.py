@@ -197,3 +197,18 @@ async def test_unreachable_redis_is_a_clear_error(
         assert str(unused_port) not in info.value.description
     finally:
         await store.close()
+
+
+async def test_publisher_counts_its_own_event_once(redis_url: str, redis_prefix: str) -> None:
+    clock = FrozenClock(NOW)
+    mine: list[int] = []
+    theirs: list[int] = []
+    async with (
+        _store(redis_url, redis_prefix, clock, on_apply=mine.append) as one,
+        _store(redis_url, redis_prefix, clock, on_apply=theirs.append) as two,
+    ):
+        await one.publish(RevocationEvent(RevocationKind.JTI, "once", NOW + 60))
+        await _eventually(lambda: two.view.is_revoked("once", None, None, NOW))
+        await _eventually(lambda: not one._own)  # the echo came back and was skipped
+        assert sum(mine) == 1
+        assert sum(theirs) == 1

@@ -103,6 +103,9 @@ class RedisRevocationStore:
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
         self._resync = False
+        # Payloads this store published and already applied; their echo on the
+        # channel is skipped so ``on_apply`` counts each event once.
+        self._own: set[bytes] = set()
         self.connected = False
         self.reconnects = 0
 
@@ -142,6 +145,8 @@ class RedisRevocationStore:
             raise RevocationStoreUnavailable(
                 detail=f"cannot publish a revocation: {type(exc).__name__}"
             ) from None
+        if len(self._own) < 10_000:
+            self._own.add(bytes(payload))
         self._apply_payload(payload)
         self._view.prune()
 
@@ -198,13 +203,19 @@ class RedisRevocationStore:
                 if self._resync:
                     self._resync = False
                     self.reconnects += 1
+                    self._own.clear()
                     await self.load_snapshot()
                     self.connected = True
                 if message is not None and message.get("type") == "message":
-                    self._apply_payload(message["data"])
+                    data = message["data"]
+                    if data in self._own:
+                        self._own.discard(data)
+                    else:
+                        self._apply_payload(data)
             except _ERRORS as exc:
                 self.connected = False
                 self.reconnects += 1
+                self._own.clear()
                 _log.warning("revocation channel lost (%s); reconnecting", type(exc).__name__)
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)
