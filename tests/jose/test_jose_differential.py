@@ -54,7 +54,7 @@ class Env:
 def _jose_key(key: SigningKey) -> Any:
     if key.alg == "HS256":
         return OctKey.import_key(key.secret_bytes())
-    cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[key.alg]
+    cls: Any = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[key.alg]
     return cls.import_key(key.public_jwk())
 
 
