@@ -27,6 +27,7 @@ from jwtgate.gateway.worker import serve_async
 from jwtgate.jose import AccessTokenMinter, Keyring
 from jwtgate.runtime import Component, Runtime
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -188,9 +189,7 @@ async def run_gateway(
         return {n: (components or {})[n] for n in names}
 
     task = asyncio.create_task(
-        serve_async(
-            config, config_path, factory, [sock], ready=ready.set, stop=stop, signals=False
-        )
+        serve_async(config, config_path, factory, [sock], ready=ready.set, stop=stop, signals=False)
     )
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED, timeout=10)

@@ -28,7 +28,7 @@ from jwtgate.gateway.compile import compile_gateway
 from jwtgate.gateway.worker import serve_async, tls_context
 from jwtgate.runtime import ComponentFactory
 
-__all__ = ["check_workers", "serve"]
+__all__ = ["bind_socket", "check_workers", "serve"]
 
 _log = logging.getLogger("jwtgate.gateway")
 
@@ -46,7 +46,8 @@ def check_workers(config: JwtGateConfig) -> None:
         )
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (inheritable, so forked workers share it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,9 +97,9 @@ def serve(
     check_workers(config)
     for listener in config.gateway.listeners:
         tls_context(listener)  # fail before binding when the certificate is unusable
-    sockets = [_bind(li.host, li.port) for li in config.gateway.listeners]
+    sockets = [bind_socket(li.host, li.port) for li in config.gateway.listeners]
     admin_cfg = config.gateway.admin_listener
-    admin = _bind(admin_cfg.host, admin_cfg.port) if admin_cfg is not None else None
+    admin = bind_socket(admin_cfg.host, admin_cfg.port) if admin_cfg is not None else None
     workers = config.gateway.workers
     if workers == 1:
         _run_worker(config, config_path, factory, sockets, admin, ready)
