@@ -12,7 +12,9 @@ One run measures, with the same wrk settings for every row:
 
 It prints req/s, p50, p99 and the ratio to nginx per row, checks the
 targets of issue 5, and reports gateway worker memory (RSS from /proc) with
-N distinct live tokens.  ``--quick`` is a smoke run; ``--json`` prints JSON.
+N distinct live tokens.  ``--quick`` is a smoke run; ``--json`` prints JSON;
+``--redis URL`` sends revocations through Redis (the multi-host setup) and adds
+rows with the Redis rate limiter (one Redis round trip per request).
 
     scripts/bench-gateway.sh            # installs nginx and wrk if missing
     .venv/bin/python benchmarks/gateway.py --quick
@@ -62,6 +64,7 @@ class Settings:
     workers: int = 2
     naive: bool = True
     jwtgate: bool = True
+    redis_url: str | None = None
     algorithms: tuple[str, ...] = ("ES256", "RS256")
 
 
@@ -112,8 +115,14 @@ def gateway_config(
     workers: int,
     cache: bool,
     algorithms: tuple[str, ...],
+    redis_url: str | None = None,
+    redis_rate_limit: bool = False,
 ) -> str:
-    """The jwtgate YAML for the benchmark: one issuer from a JWKS file, one route."""
+    """The jwtgate YAML for the benchmark: one issuer from a JWKS file, one route.
+
+    With ``redis_url`` revocations go through Redis (as in any multi-host
+    deployment); ``redis_rate_limit`` also moves the rate-limit buckets there.
+    """
     cfg: dict[str, Any] = {
         "data_dir": str(workdir / "data"),
         "tokens": {"max_ttl": 3600, **({} if cache else {"cache_size": 0})},
@@ -139,8 +148,12 @@ def gateway_config(
             ],
             "access_log": True,
             "metrics": True,
+            "rate_limit_backend": "redis" if redis_rate_limit else "memory",
         },
     }
+    if redis_url is not None:
+        cfg["revocation"] = {"backend": "redis"}
+        cfg["redis"] = {"url": redis_url, "prefix": f"jwtgate-bench-{os.getpid()}:"}
     # JSON is YAML; no YAML writer needed.
     return json.dumps(cfg, indent=2) + "\n"
 
@@ -169,10 +182,20 @@ def _token_rows(label: str, url: str, s: Settings, tokens: dict[str, Path], lua:
 
 
 def _run_jwtgate(
-    workdir: Path, s: Settings, upstream_port: int, tokens: dict[str, Path], lua: Path, cache: bool
+    workdir: Path,
+    s: Settings,
+    upstream_port: int,
+    tokens: dict[str, Path],
+    lua: Path,
+    *,
+    cache: bool,
+    redis_rate_limit: bool = False,
 ) -> tuple[list[Row], list[int]]:
     port, admin = free_port(), free_port()
-    cfg = workdir / f"gateway-{'cache' if cache else 'nocache'}.yaml"
+    label = f"jwtgate cache {'on' if cache else 'off'}"
+    if redis_rate_limit:
+        label += ", Redis rate limit"
+    cfg = workdir / f"gateway-{port}.yaml"
     cfg.write_text(
         gateway_config(
             workdir,
@@ -182,6 +205,8 @@ def _run_jwtgate(
             workers=s.workers,
             cache=cache,
             algorithms=tuple(tokens),
+            redis_url=s.redis_url,
+            redis_rate_limit=redis_rate_limit,
         ),
         encoding="utf-8",
     )
@@ -192,13 +217,8 @@ def _run_jwtgate(
         )
         try:
             wait_port(port, proc)
-            rows = _token_rows(
-                f"jwtgate cache {'on' if cache else 'off'}",
-                f"http://127.0.0.1:{port}/bench",
-                s,
-                tokens,
-                lua,
-            )
+            url = f"http://127.0.0.1:{port}/bench"
+            rows = _token_rows(label, url, s, tokens, lua)
             rss = worker_rss(proc.pid)
         finally:
             stop_process(proc)
@@ -272,10 +292,16 @@ def run(s: Settings) -> dict[str, Any]:
                 _measure("nginx reverse proxy, no auth", f"http://127.0.0.1:{proxy_port}/", s)
             )
             for cache in (True, False) if s.jwtgate else ():
-                got, mem = _run_jwtgate(workdir, s, upstream_port, tokens, lua, cache)
+                got, mem = _run_jwtgate(workdir, s, upstream_port, tokens, lua, cache=cache)
                 rows += got
                 if cache:
                     rss = mem
+            if s.jwtgate and s.redis_url is not None:
+                only_es = {a: p for a, p in tokens.items() if a == "ES256"} or tokens
+                got, _ = _run_jwtgate(
+                    workdir, s, upstream_port, only_es, lua, cache=True, redis_rate_limit=True
+                )
+                rows += got
             if s.naive:
                 rows += _run_naive(workdir, s, upstream_port, tokens)
         finally:
@@ -313,6 +339,7 @@ def report(rows: list[Row], rss: list[int], s: Settings) -> dict[str, Any]:
             "distinct_tokens": s.tokens,
             "workers": s.workers,
             "cpus": os.cpu_count(),
+            "redis": s.redis_url is not None,
         },
         "rows": out_rows,
         "worker_rss_mb": [round(b / 2**20, 1) for b in rss],
@@ -354,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, help="distinct tokens (default 10,000)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive gateway")
     p.add_argument("--no-jwtgate", action="store_true", help="skip jwtgate (baselines only)")
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        help="revocations through this Redis, plus rows with the Redis rate limiter",
+    )
     a = p.parse_args(argv)
     s = Settings(
         connections=a.connections,
@@ -361,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=a.workers,
         naive=not a.no_naive,
         jwtgate=not a.no_jwtgate,
+        redis_url=a.redis,
     )
     if a.quick:
         s.duration, s.warmup, s.tokens = 2.0, 1.0, 1_000

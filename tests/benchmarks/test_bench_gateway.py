@@ -95,6 +95,24 @@ def test_gateway_config_is_valid_jwtgate_config(tmp_path: Path, cache: bool) -> 
     assert config.gateway.metrics
 
 
+def test_gateway_config_with_redis(tmp_path: Path) -> None:
+    text = gateway.gateway_config(
+        tmp_path,
+        port=4100,
+        admin_port=4101,
+        upstream_port=4001,
+        workers=2,
+        cache=True,
+        algorithms=("ES256",),
+        redis_url="redis://127.0.0.1:6379/0",
+        redis_rate_limit=True,
+    )
+    config = load_config_text(text)
+    assert config.revocation.backend == "redis"
+    assert config.gateway.rate_limit_backend == "redis"
+    assert config.redis.url == "redis://127.0.0.1:6379/0"
+
+
 def test_report_ratios_and_targets() -> None:
     s = gateway.Settings(tokens=10_000)
 
