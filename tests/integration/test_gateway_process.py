@@ -1,0 +1,327 @@
+"""The gateway as a real process: TLS, SIGHUP reload, SIGTERM drain, workers, JWKS rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from jwtgate.jose import AccessTokenMinter, Keyring
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+ISSUER = "http://127.0.0.1:8080/auth"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _echo(request: web.Request) -> web.Response:
+    if request.path.startswith("/slow"):
+        await asyncio.sleep(float(request.query.get("s", "1")))
+    return web.json_response(
+        {"path": request.raw_path, "headers": [[k.lower(), v] for k, v in request.headers.items()]}
+    )
+
+
+@contextlib.asynccontextmanager
+async def _upstream(routes: dict[str, Any] | None = None) -> AsyncIterator[str]:
+    app = web.Application()
+    for path, handler in (routes or {}).items():
+        app.router.add_get(path, handler)
+    app.router.add_route("*", "/{tail:.*}", _echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = _port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+class _Gateway:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+        self.proc, self.base, self.log = proc, base, log
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _write_config(path: Path, data_dir: Path, gateway: dict[str, Any], **extra: Any) -> None:
+    doc = {"data_dir": str(data_dir), "gateway": {"access_log": False, **gateway}, **extra}
+    path.write_text(yaml.safe_dump(doc))
+
+
+@contextlib.contextmanager
+def _spawn(config: Path, base: str, tmp: Path) -> Iterator[_Gateway]:
+    log = tmp / f"gateway-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jwtgate.gateway", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    gw = _Gateway(proc, base, log)
+    try:
+        yield gw
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+async def _wait_ready(gw: _Gateway, ssl_ctx: ssl.SSLContext | None = None) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if gw.proc.poll() is not None:
+                raise AssertionError(f"gateway exited: {gw.logs()}")
+            try:
+                async with http.get(f"{gw.base}/readyz", ssl=ssl_ctx or False) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"gateway not ready: {gw.logs()}")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    Keyring.open(tmp_path / "data", create=True)
+    return tmp_path / "data"
+
+
+def _mint(data_dir: Path, sub: str = "alice", **kw: Any) -> str:
+    minter = AccessTokenMinter(Keyring.open(data_dir), issuer=ISSUER, audience="jwtgate")
+    return minter.mint(sub, **kw).token
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_listener_with_hsts_and_minimum_version(tmp_path: Path, data_dir: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    port = _port()
+    async with _upstream() as up:
+        tls = {"cert": str(cert), "key": str(key), "min_version": "1.3", "hsts": {"max_age": 600}}
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
+        config = tmp_path / "gw.yaml"
+        gateway = {"listeners": [{"port": port, "tls": tls}], "admin_listener": None}
+        _write_config(config, data_dir, {**gateway, "routes": [route]})
+        with _spawn(config, f"https://localhost:{port}", tmp_path) as gw:
+            client = ssl.create_default_context(cafile=str(cert))
+            await _wait_ready(gw, client)
+            async with aiohttp.ClientSession() as http:
+                headers = {"Authorization": f"Bearer {_mint(data_dir)}"}
+                async with http.get(f"{gw.base}/api/x", headers=headers, ssl=client) as resp:
+                    body = await resp.json()
+                    status, hsts = resp.status, resp.headers.get("Strict-Transport-Security")
+                old = ssl.create_default_context(cafile=str(cert))
+                old.maximum_version = ssl.TLSVersion.TLSv1_2
+                with pytest.raises(aiohttp.ClientError):
+                    async with http.get(f"{gw.base}/healthz", ssl=old):
+                        pass
+    assert status == 200
+    assert hsts == "max-age=600"
+    assert ["x-forwarded-proto", "https"] in body["headers"]
+
+
+async def test_sighup_reload_good_then_bad_file(tmp_path: Path, data_dir: Path) -> None:
+    port = _port()
+    async with _upstream() as up:
+        config = tmp_path / "gw.yaml"
+        admin_only = {"roles": {"any_of": ["admin"]}}
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up, "require": admin_only}
+        base = {"listeners": [{"port": port}], "admin_listener": None}
+        _write_config(config, data_dir, {**base, "routes": [route]})
+        token = {"Authorization": f"Bearer {_mint(data_dir, roles=['user'])}"}
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            async with aiohttp.ClientSession() as http:
+
+                async def status() -> int:
+                    async with http.get(f"{gw.base}/api/x", headers=token) as resp:
+                        return resp.status
+
+                before = await status()
+                route["require"] = {"roles": {"any_of": ["user"]}}
+                _write_config(config, data_dir, {**base, "routes": [route]})
+                gw.proc.send_signal(signal.SIGHUP)
+                after = before
+                for _ in range(100):
+                    after = await status()
+                    if after == 200:
+                        break
+                    await asyncio.sleep(0.05)
+                config.write_text("gateway: {routes: [{name: broken}]}\n")
+                gw.proc.send_signal(signal.SIGHUP)
+                for _ in range(100):
+                    if "reload rejected" in gw.logs():
+                        break
+                    await asyncio.sleep(0.05)
+                still = await status()
+    assert (before, after, still) == (403, 200, 200)
+    assert "gateway.routes[0].match" in gw.logs()
+
+
+async def test_sigterm_drains_inflight_request(tmp_path: Path, data_dir: Path) -> None:
+    port = _port()
+    async with _upstream() as up:
+        config = tmp_path / "gw.yaml"
+        route = {"name": "api", "match": {"prefix": "/"}, "upstream": up, "auth": "public"}
+        gateway = {"listeners": [{"port": port}], "admin_listener": None, "drain_seconds": 10}
+        _write_config(config, data_dir, {**gateway, "routes": [route]})
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            async with aiohttp.ClientSession() as http:
+
+                async def slow() -> tuple[int, Any]:
+                    async with http.get(f"{gw.base}/slow?s=1.5") as resp:
+                        return resp.status, await resp.json()
+
+                inflight = asyncio.create_task(slow())
+                await asyncio.sleep(0.4)
+                gw.proc.send_signal(signal.SIGTERM)
+                status, body = await inflight
+            code = await asyncio.to_thread(gw.proc.wait, 20)
+    assert status == 200
+    assert body["path"] == "/slow?s=1.5"
+    assert code == 0
+
+
+async def test_two_workers_metrics_and_cli_errors(tmp_path: Path, data_dir: Path) -> None:
+    port, admin = _port(), _port()
+    async with _upstream() as up:
+        config = tmp_path / "gw.yaml"
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
+        gateway = {
+            "listeners": [{"port": port}],
+            "admin_listener": {"port": admin},
+            "workers": 2,
+            "metrics": True,
+        }
+        _write_config(config, data_dir, {**gateway, "routes": [route]})
+        env_token = {"Authorization": f"Bearer {_mint(data_dir)}"}
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            async with aiohttp.ClientSession() as http:
+                statuses = []
+                for _ in range(20):
+                    async with http.get(f"{gw.base}/api/x", headers=env_token) as resp:
+                        statuses.append(resp.status)
+                async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
+                    metrics = await resp.text()
+                async with http.get(f"http://127.0.0.1:{admin}/api/x") as resp:
+                    admin_api = resp.status
+            children = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(gw.proc.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
+            gw.proc.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(gw.proc.wait, 20)
+    assert statuses == [200] * 20
+    assert len(children) == 2
+    assert 'jwtgate_requests_total{route="api",status="200"} 20.0' in metrics
+    assert admin_api == 404  # the admin listener never proxies
+    assert code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("gateway: {routes: [{name: x, match: {prefix: /}, upstream: 'ftp://h'}]}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "jwtgate.gateway", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("jwtgate: gateway.routes[0].upstream")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_jwks_url_rotation_picked_up_without_failed_request(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    ring = Keyring.open(tmp_path / "idp", create=True)
+    minter = AccessTokenMinter(ring, issuer="https://idp.example", audience="api")
+    fetches = []
+
+    async def jwks(request: web.Request) -> web.Response:
+        fetches.append(time.monotonic())
+        return web.json_response(ring.jwks())
+
+    port = _port()
+    async with _upstream({"/jwks": jwks}) as up:
+        config = tmp_path / "gw.yaml"
+        issuer = {
+            "issuer": "https://idp.example",
+            "audiences": ["api"],
+            "jwks_url": f"{up}/jwks",
+            "jwks_cooldown": 0,
+        }
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
+        gateway = {"listeners": [{"port": port}], "admin_listener": None, "issuers": [issuer]}
+        _write_config(config, data_dir, {**gateway, "routes": [route]})
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            statuses = []
+            async with aiohttp.ClientSession() as http:
+                for i in range(6):
+                    if i == 3:
+                        ring.rotate()  # the issuer starts signing with a new kid at once
+                    headers = {"Authorization": f"Bearer {minter.mint('a').token}"}
+                    async with http.get(f"{gw.base}/api/x", headers=headers) as resp:
+                        statuses.append(resp.status)
+    assert statuses == [200] * 6
+    assert len(fetches) >= 2  # the start-up fetch and the refetch for the new kid
+    assert json.dumps(ring.jwks()).count('"kid"') == 2
