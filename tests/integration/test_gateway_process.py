@@ -238,7 +238,7 @@ async def test_sigterm_drains_inflight_request(tmp_path: Path, data_dir: Path) -
     assert code == 0
 
 
-async def test_two_workers_metrics_and_cli_errors(tmp_path: Path, data_dir: Path) -> None:
+async def test_two_workers_share_listeners_and_metrics(tmp_path: Path, data_dir: Path) -> None:
     port, admin = _port(), _port()
     async with _upstream() as up:
         config = tmp_path / "gw.yaml"
@@ -262,12 +262,9 @@ async def test_two_workers_metrics_and_cli_errors(tmp_path: Path, data_dir: Path
                     metrics = await resp.text()
                 async with http.get(f"http://127.0.0.1:{admin}/api/x") as resp:
                     admin_api = resp.status
-            children = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(gw.proc.pid)],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.split()
+            pid = gw.proc.pid
+            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
+            children = (await asyncio.to_thread(proc_children.read_text)).split()
             gw.proc.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(gw.proc.wait, 20)
     assert statuses == [200] * 20
@@ -275,18 +272,6 @@ async def test_two_workers_metrics_and_cli_errors(tmp_path: Path, data_dir: Path
     assert 'jwtgate_requests_total{route="api",status="200"} 20.0' in metrics
     assert admin_api == 404  # the admin listener never proxies
     assert code == 0
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("gateway: {routes: [{name: x, match: {prefix: /}, upstream: 'ftp://h'}]}\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "jwtgate.gateway", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert result.returncode == 2
-    assert result.stderr.startswith("jwtgate: gateway.routes[0].upstream")
-    assert len(result.stderr.strip().splitlines()) == 1
 
 
 async def test_jwks_url_rotation_picked_up_without_failed_request(
@@ -325,3 +310,18 @@ async def test_jwks_url_rotation_picked_up_without_failed_request(
     assert statuses == [200] * 6
     assert len(fetches) >= 2  # the start-up fetch and the refetch for the new kid
     assert json.dumps(ring.jwks()).count('"kid"') == 2
+
+
+def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("gateway: {routes: [{name: x, match: {prefix: /}, upstream: 'ftp://h'}]}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "jwtgate.gateway", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("jwtgate: gateway.routes[0].upstream")
+    assert len(result.stderr.strip().splitlines()) == 1
