@@ -132,3 +132,25 @@ def test_non_ascii_round_trips_as_escapes() -> None:
     line = _lines(buf)[0]
     assert line["sub"] == "zoë \U0001f600"
     assert line["path"] == "/caf\u00e9"
+
+
+def test_lines_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
+    target = tmp_path / "access.log"
+    logger = AccessLogger.to_file(target, flush_interval=0.0)
+    try:
+        _log(logger, request_id="visible")
+        assert json.loads(target.read_text(encoding="utf-8"))["request_id"] == "visible"
+    finally:
+        logger.close()
+
+
+def test_lines_are_buffered_between_flushes(tmp_path: Path) -> None:
+    target = tmp_path / "access.log"
+    logger = AccessLogger.to_file(target, flush_interval=3600.0)
+    try:
+        _log(logger, request_id="buffered")
+        assert target.read_text(encoding="utf-8") == ""
+        logger.flush()
+        assert "buffered" in target.read_text(encoding="utf-8")
+    finally:
+        logger.close()

@@ -50,21 +50,30 @@ def _qn(value: str | None) -> str:
 class AccessLogger:
     """Writes one JSON object per request to a text stream (stdout by default).
 
-    The stream's own buffering is used (a file opened by :meth:`to_file` is
-    block-buffered); call :meth:`flush` on shutdown.
+    Writes are buffered and flushed at most every ``flush_interval`` seconds
+    (on the next request after it elapsed), so a busy gateway makes few
+    system calls and a quiet one still shows its lines promptly; call
+    :meth:`flush` from a periodic task to cover idle periods, and on shutdown.
     """
 
-    __slots__ = ("_owned", "_stream", "enabled")
+    __slots__ = ("_flush_interval", "_last_flush", "_owned", "_stream", "enabled")
 
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, enabled: bool = True, *, flush_interval: float = 1.0
+    ) -> None:
         self._stream: TextIO = stream if stream is not None else sys.stdout
         self._owned = False
+        self._flush_interval = flush_interval
+        self._last_flush = time.time()
         self.enabled = enabled
 
     @classmethod
-    def to_file(cls, path: Path | str, *, buffering: int = 64 * 1024) -> AccessLogger:
+    def to_file(
+        cls, path: Path | str, *, buffering: int = 64 * 1024, flush_interval: float = 1.0
+    ) -> AccessLogger:
         """A logger appending to ``path`` with a write buffer of ``buffering`` bytes."""
-        logger = cls(open(path, "a", encoding="utf-8", buffering=buffering))  # noqa: SIM115
+        stream = open(path, "a", encoding="utf-8", buffering=buffering)  # noqa: SIM115
+        logger = cls(stream, flush_interval=flush_interval)
         logger._owned = True
         return logger
 
@@ -86,17 +95,22 @@ class AccessLogger:
             return
         if not math.isfinite(latency_ms):
             latency_ms = 0.0
+        now = time.time()
         # Hand-assembled (every string through the JSON encoder): about 3x
         # cheaper than json.dumps of a dict, and this runs on every request.
         self._stream.write(
-            f'{{"ts":{time.time():.3f},"request_id":{_q(request_id)},"route":{_q(route)},'
+            f'{{"ts":{now:.3f},"request_id":{_q(request_id)},"route":{_q(route)},'
             f'"method":{_q(method[:32])},"path":{_q(_clean_path(path))},"status":{int(status)},'
             f'"latency_ms":{latency_ms:.3f},"sub":{_qn(subject)},"error":{_qn(error_code)},'
             f'"client_ip":{_qn(client_ip)}}}\n'
         )
+        if now - self._last_flush >= self._flush_interval:
+            self._last_flush = now
+            self._stream.flush()
 
     def flush(self) -> None:
         """Push buffered lines to the stream's destination."""
+        self._last_flush = time.time()
         self._stream.flush()
 
     def close(self) -> None:
