@@ -317,7 +317,7 @@ def tokens(draw: st.DrawFn) -> tuple[str, str]:
 
 
 @settings(
-    max_examples=600,
+    max_examples=1500,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -122,6 +122,11 @@ class VerificationKey:
         self.verify = make_verifier(spec, public)
 
     @property
+    def crypto_key(self) -> Any:
+        """The underlying ``cryptography`` public key (the secret bytes for HMAC keys)."""
+        return self._public
+
+    @property
     def is_symmetric(self) -> bool:
         """True for HMAC keys, which are never published."""
         return self.spec.family == "HS"
