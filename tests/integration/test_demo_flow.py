@@ -161,6 +161,16 @@ def run_flow(lines: list[str], client: httpx.Client) -> list[tuple[str, int, int
     return checked
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jwtgate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _flow_lines(demo: Demo) -> list[str]:
     start = next(i for i, t in enumerate(demo.lines) if t.startswith("Try the flow with curl"))
     return [t for t in demo.lines[start + 1 :] if t.strip() and not _READY.search(t)]
@@ -200,6 +210,24 @@ def test_printed_curl_flow_runs(demo_factory: list[Demo], tmp_path: Path, unused
         unauth = client.get(f"{demo.base}/api/echo/x")
         assert unauth.status_code == 401
         assert unauth.headers["www-authenticate"].startswith("Bearer")
+
+        # The CLI works on the demo's data: verify with its config, revoke by jti, and
+        # the running gateway refuses the token once the auth server polls the store.
+        token = login["access_token"]
+        config = str(data_dir / "demo.yaml")
+        verified = _cli("--config", config, "token", "verify", token, "--json")
+        assert verified.returncode == 0, verified.stderr
+        jti = json.loads(verified.stdout)["claims"]["jti"]
+        revoked = _cli("--config", config, "revoke", "--jti", jti)
+        assert revoked.returncode == 0, revoked.stderr
+        auth = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 15
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            status = client.get(f"{demo.base}/api/echo/x", headers=auth).status_code
+            if status == 200:
+                time.sleep(0.2)  # cross-process: the auth server polls the revocation table
+        assert status == 401
 
     assert demo.stop() == 0  # Ctrl-C stops cleanly
     assert (data_dir / "demo.yaml").is_file()
