@@ -15,15 +15,26 @@ def _serve(ctx: CliContext) -> int:
     if ctx.args.target == "auth":
         from jwtgate.auth import serve_standalone
 
-        ctx.note(f"serving the auth server alone (issuer {config.tokens.issuer})")
+        mount = config.auth.mount_path
+        ctx.note(
+            f"auth server on http://{ctx.args.host}:{ctx.args.port}{mount} "
+            f"(issuer {config.tokens.issuer})"
+        )
         with contextlib.suppress(KeyboardInterrupt):
             ctx.run(serve_standalone(config, host=ctx.args.host, port=ctx.args.port))
         return 0
     from jwtgate.components import build_components
     from jwtgate.gateway.server import serve
 
+    urls = ", ".join(
+        f"{'https' if li.tls else 'http'}://{li.host}:{li.port}" for li in config.gateway.listeners
+    )
+
+    def _ready() -> None:
+        ctx.note(f"gateway ready on {urls} ({len(config.gateway.routes)} routes)")
+
     with contextlib.suppress(KeyboardInterrupt):
-        serve(config, ctx.config_path, build_components)
+        serve(config, ctx.config_path, build_components, ready=_ready)
     return 0
 
 
