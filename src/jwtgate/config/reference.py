@@ -28,6 +28,9 @@ def _type_name(annotation: Any) -> str:
         return " \\| ".join(_type_name(a) for a in typing.get_args(annotation))
     if origin is typing.Annotated:
         return _type_name(typing.get_args(annotation)[0])
+    if origin in (tuple, list, frozenset, set):
+        items = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return f"list[{', '.join(_type_name(a) for a in items)}]"
     if origin is not None:
         args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
         return f"{getattr(origin, '__name__', str(origin))}[{args}]"
@@ -52,17 +55,23 @@ def _default(field: FieldInfo) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, (list, tuple, frozenset, set, dict)) and not value:
-        return "[]" if not isinstance(value, dict) else "{}"
+    if isinstance(value, (list, tuple, frozenset, set)):
+        if any(isinstance(v, BaseModel) for v in value):
+            return f"({len(value)} entries, see the example configuration)"
+        return "[" + ", ".join(f"`{v}`" for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"`{k}`: `{v}`" for k, v in value.items()) + "}"
     return f"`{value}`"
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
+def _models_in(annotation: Any, in_list: bool = False) -> list[tuple[type[BaseModel], bool]]:
+    """Models reachable from ``annotation``, each with whether it sits in a list."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
+        return [(annotation, in_list)]
+    is_list = in_list or typing.get_origin(annotation) in (list, tuple, frozenset, set)
+    found: list[tuple[type[BaseModel], bool]] = []
     for arg in typing.get_args(annotation):
-        found += _models_in(arg)
+        found += _models_in(arg, is_list)
     return found
 
 
@@ -72,8 +81,7 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], seen: set[str]) -
         path = f"{prefix}{name}"
         desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
         out.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
-        for sub in _models_in(field.annotation):
-            is_list = typing.get_origin(field.annotation) in (list, tuple)
+        for sub, is_list in _models_in(field.annotation):
             nested.append((f"{path}[]." if is_list else f"{path}.", sub))
     for sub_prefix, sub in nested:
         key = f"{sub_prefix}{sub.__name__}"
