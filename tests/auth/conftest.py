@@ -148,3 +148,15 @@ async def harness(
         yield h
     finally:
         await h.close()
+
+
+@pytest.fixture
+async def sqlite_harness(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Harness]:
+    """Like ``harness`` but SQLite only: for behaviour that never reaches the database
+    engine (HTTP parsing, cookie flags, discovery), to keep the suite fast."""
+    h = Harness(make_config(tmp_path, None, refresh_grace_seconds=2.0), clock)
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()

@@ -28,8 +28,8 @@ def _set_cookies(response: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-async def test_cookie_login_sets_host_prefixed_strict_cookies(harness: Any) -> None:
-    r = await harness.login(cookie=True)
+async def test_cookie_login_sets_host_prefixed_strict_cookies(sqlite_harness: Any) -> None:
+    r = await sqlite_harness.login(cookie=True)
     assert r.status_code == 200
     body = r.json()
     assert "refresh_token" not in body  # only in the HttpOnly cookie
@@ -53,14 +53,14 @@ async def test_cookie_login_sets_host_prefixed_strict_cookies(harness: Any) -> N
     ids=["missing", "wrong", "empty", "matching"],
 )
 async def test_cookie_refresh_requires_double_submit(
-    harness: Any, header: str | None, status: int
+    sqlite_harness: Any, header: str | None, status: int
 ) -> None:
-    login = await harness.login(cookie=True)
+    login = await sqlite_harness.login(cookie=True)
     csrf = login.json()["csrf_token"]
     headers = {}
     if header is not None:
         headers["X-CSRF-Token"] = csrf if header == "match" else header
-    r = await harness.client.post(
+    r = await sqlite_harness.client.post(
         "/auth/token", data={"grant_type": "refresh_token"}, headers=headers
     )
     assert r.status_code == status

@@ -32,8 +32,8 @@ async def test_logout_revokes_token_and_family(harness: Any) -> None:
     assert again.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_logout_without_token(harness: Any) -> None:
-    r = await harness.client.post("/auth/logout")
+async def test_logout_without_token(sqlite_harness: Any) -> None:
+    r = await sqlite_harness.client.post("/auth/logout")
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_token"
     assert r.headers["www-authenticate"] == 'Bearer realm="jwtgate"'
@@ -55,16 +55,16 @@ async def test_logout_all_revokes_every_session_and_older_tokens(harness: Any) -
 
 
 @pytest.mark.parametrize("hint", [None, "refresh_token", "access_token", "bogus_hint"])
-async def test_rfc7009_revoke_refresh_token(harness: Any, hint: str | None) -> None:
-    body = await harness.tokens()
+async def test_rfc7009_revoke_refresh_token(sqlite_harness: Any, hint: str | None) -> None:
+    body = await sqlite_harness.tokens()
     form = {"token": body["refresh_token"]}
     if hint:
         form["token_type_hint"] = hint
-    r = await harness.client.post("/auth/revoke", data=form)
+    r = await sqlite_harness.client.post("/auth/revoke", data=form)
     assert r.status_code == 200
-    assert (await harness.refresh(body["refresh_token"])).status_code == 400
+    assert (await sqlite_harness.refresh(body["refresh_token"])).status_code == 400
     # RFC 7009 section 2.1: the access tokens of the same grant go too.
-    assert harness.revoked(body["access_token"])
+    assert sqlite_harness.revoked(body["access_token"])
 
 
 async def test_rfc7009_revoke_access_token(harness: Any) -> None:
@@ -211,9 +211,9 @@ async def test_password_grant_when_enabled(make_harness: Any) -> None:
     assert "password" in meta["grant_types_supported"]
 
 
-async def test_discovery_is_consistent(harness: Any) -> None:
+async def test_discovery_is_consistent(sqlite_harness: Any) -> None:
     """RFC 8414: issuer equals the tokens' iss; jwks_uri serves the signing key."""
-    meta = await harness.client.get("/auth/.well-known/oauth-authorization-server")
+    meta = await sqlite_harness.client.get("/auth/.well-known/oauth-authorization-server")
     assert meta.status_code == 200
     doc = meta.json()
     assert doc["issuer"] == "https://auth.test/auth"
@@ -221,19 +221,19 @@ async def test_discovery_is_consistent(harness: Any) -> None:
     assert doc["revocation_endpoint"] == "https://auth.test/auth/revoke"
     assert doc["introspection_endpoint"] == "https://auth.test/auth/introspect"
     assert doc["grant_types_supported"] == ["refresh_token", "client_credentials"]
-    jwks = await harness.client.get(doc["jwks_uri"].removeprefix("https://auth.test"))
+    jwks = await sqlite_harness.client.get(doc["jwks_uri"].removeprefix("https://auth.test"))
     assert jwks.status_code == 200
     assert jwks.headers["cache-control"] == "public, max-age=300"
     keys = jwks.json()["keys"]
     assert all("d" not in k for k in keys)
-    header, claims = decode_unverified((await harness.tokens())["access_token"])
+    header, claims = decode_unverified((await sqlite_harness.tokens())["access_token"])
     assert claims["iss"] == doc["issuer"]
     assert header["kid"] in {k["kid"] for k in keys}
     assert header["alg"] in doc["access_token_signing_alg_values_supported"]
 
 
-async def test_openapi_and_offline_docs(harness: Any) -> None:
-    spec = await harness.client.get("/auth/openapi.json")
+async def test_openapi_and_offline_docs(sqlite_harness: Any) -> None:
+    spec = await sqlite_harness.client.get("/auth/openapi.json")
     assert spec.status_code == 200
     paths = spec.json()["paths"]
     for path in (
@@ -249,7 +249,7 @@ async def test_openapi_and_offline_docs(harness: Any) -> None:
     ):
         assert path in paths
     assert "requestBody" in paths["/auth/login"]["post"]
-    docs = await harness.client.get("/auth/docs")
+    docs = await sqlite_harness.client.get("/auth/docs")
     assert docs.status_code == 200
     assert "openapi.json" in docs.text
     assert "http://" not in docs.text

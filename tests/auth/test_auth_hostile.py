@@ -340,27 +340,81 @@ VECTORS: list[tuple[str, str, str, str | None, bytes, int, str]] = [
 ]
 
 
+_EXTRA_HEADERS = {
+    "me-garbage-token": {"Authorization": "Bearer e30.e30.e30"},
+    "token-client-credentials-no-client": {"Authorization": "Bearer abc"},
+}
+
+
 @pytest.mark.parametrize(
-    ("method", "path", "ctype", "body", "status", "error"),
-    [pytest.param(*v[1:], id=v[0]) for v in VECTORS],
+    ("vid", "method", "path", "ctype", "body", "status", "error"),
+    [pytest.param(*v, id=v[0]) for v in VECTORS],
 )
 async def test_hostile_input(
-    harness: Any, method: str, path: str, ctype: str | None, body: bytes, status: int, error: str
+    sqlite_harness: Any,
+    vid: str,
+    method: str,
+    path: str,
+    ctype: str | None,
+    body: bytes,
+    status: int,
+    error: str,
 ) -> None:
     headers = {} if ctype is None else {"Content-Type": ctype}
-    if "garbage" in path or (path.endswith("/me") and status == 401 and body == b""):
-        headers["Authorization"] = "Bearer " + "e30." * 3 if "garbage" in path else ""
-    r = await harness.client.request(method, path, content=body, headers=headers)
+    headers.update(_EXTRA_HEADERS.get(vid, {}))
+    r = await sqlite_harness.client.request(method, path, content=body, headers=headers)
     assert r.status_code == status, r.text
     data = r.json()
     assert data["error"] == error
     assert isinstance(data["error_description"], str)
     assert "Traceback" not in r.text
-    assert harness.server.errors.count == 0  # the catch-all was never reached
+    assert sqlite_harness.server.errors.count == 0  # the catch-all was never reached
 
 
-async def test_declared_length_over_cap_is_refused_before_reading(harness: Any) -> None:
-    r = await harness.client.post(
+# Vectors whose values get past parsing towards the database: run them on the
+# real PostgreSQL too (it rejects NUL and lone surrogates that SQLite stores).
+_STORAGE_VECTORS = {
+    "login-lone-surrogate",
+    "login-nul-in-username",
+    "login-invalid-utf8",
+    "login-duplicate-member",
+    "token-invalid-utf8-percent",
+    "token-nul",
+    "token-raw-non-ascii",
+    "revoke-duplicate-token",
+}
+
+
+@pytest.mark.postgres
+async def test_hostile_input_postgres(make_harness: Any, pg_database: str) -> None:
+    h = await make_harness(pg_database)
+    for vid, method, path, ctype, body, status, error in VECTORS:
+        if vid not in _STORAGE_VECTORS:
+            continue
+        headers = {} if ctype is None else {"Content-Type": ctype}
+        r = await h.client.request(method, path, content=body, headers=headers)
+        assert (r.status_code, r.json()["error"]) == (status, error), vid
+    # Values that pass parsing but are hostile to the database engine.
+    for username in ("ali\\u0000ce", "\\udfff", "x" * 300, "a'; DROP TABLE users; --"):
+        r = await h.client.post(
+            "/auth/login",
+            content=f'{{"username": "{username}", "password": "xxxxxxxxx"}}',
+            headers={"Content-Type": JSON},
+        )
+        assert r.status_code in (400, 401), username
+    for form, status in (
+        ({"token": "x" * 600}, 200),
+        ({"token": "a\u00e9"}, 200),
+        ({"token": "a\x00"}, 400),
+    ):
+        r = await h.client.post("/auth/revoke", data=form)
+        assert r.status_code == status
+    assert h.server.errors.count == 0
+    assert [u.username for u in await h.admin.list_users()] == ["alice", "bob"]
+
+
+async def test_declared_length_over_cap_is_refused_before_reading(sqlite_harness: Any) -> None:
+    r = await sqlite_harness.client.post(
         "/auth/login",
         content=b"{}",
         headers={"Content-Type": JSON, "Content-Length": "999999999"},
@@ -388,18 +442,18 @@ async def test_failed_request_writes_nothing(harness: Any) -> None:
     assert await harness.server.core.users.list_users() == before
 
 
-async def test_catch_all_returns_bare_server_error(harness: Any, monkeypatch: Any) -> None:
+async def test_catch_all_returns_bare_server_error(sqlite_harness: Any, monkeypatch: Any) -> None:
     """The guard itself: an unexpected exception is a detail-free 500 that is counted."""
 
     async def boom(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(harness.server.service, "login", boom)
-    r = await harness.login()
+    monkeypatch.setattr(sqlite_harness.server.service, "login", boom)
+    r = await sqlite_harness.login()
     assert r.status_code == 500
     assert r.json() == {"error": "server_error", "error_description": "internal error"}
     assert "secret internal detail" not in r.text
-    assert harness.server.errors.count == 1
+    assert sqlite_harness.server.errors.count == 1
 
 
 def test_every_auth_error_has_a_stable_code() -> None:

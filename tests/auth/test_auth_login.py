@@ -75,10 +75,10 @@ async def test_disabled_user_gets_the_same_failure(harness: Any) -> None:
     [(None, 200, "api"), ("api", 200, "api"), ("admin", 400, None), ("api  api", 400, None)],
 )
 async def test_login_scope(
-    harness: Any, scope: str | None, status: int, granted: str | None
+    sqlite_harness: Any, scope: str | None, status: int, granted: str | None
 ) -> None:
     extra: dict[str, Any] = {} if scope is None else {"scope": scope}
-    r = await harness.login(**extra)
+    r = await sqlite_harness.login(**extra)
     assert r.status_code == status
     if granted is None:
         assert r.json()["error"] == "invalid_scope"

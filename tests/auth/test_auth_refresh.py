@@ -91,11 +91,11 @@ async def test_absolute_lifetime_is_not_extended_by_rotation(make_harness: Any, 
     [("api", 200, "api"), ("admin", 400, None), ("api admin", 400, None)],
 )
 async def test_refresh_scope_may_only_narrow(
-    harness: Any, scope: str, status: int, granted: str | None
+    sqlite_harness: Any, scope: str, status: int, granted: str | None
 ) -> None:
     """RFC 6749 section 6: the scope must not exceed the original grant."""
-    body = await harness.tokens()
-    r = await harness.refresh(body["refresh_token"], scope=scope)
+    body = await sqlite_harness.tokens()
+    r = await sqlite_harness.refresh(body["refresh_token"], scope=scope)
     assert r.status_code == status
     if granted is not None:
         assert r.json()["scope"] == granted
