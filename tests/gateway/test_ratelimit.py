@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jwtgate.clock import FrozenClock
-from jwtgate.config import JwtGateConfig
+from jwtgate.config import JwtGateConfig, load_config_text
 from jwtgate.gateway.ratelimit import (
     MemoryRateLimiter,
     RateDecision,
@@ -189,3 +189,18 @@ def test_gcra_never_exceeds_burst_plus_refill(rate: float, burst: int, steps: li
             # 1e-6: float resolution of epoch seconds is ~2e-7.
             assert 0 < decision.retry_after <= burst / rate + 1e-6
         assert allowed <= burst + rate * (clock.now - start) + 1e-6
+
+
+@pytest.mark.redis
+async def test_build_redis_limiter_from_config(redis_url: str, redis_prefix: str) -> None:
+    config = load_config_text(
+        f"gateway:\n  rate_limit_backend: redis\nredis:\n  url: {redis_url}\n"
+        f"  prefix: '{redis_prefix}'\n"
+    )
+    limiter = build_rate_limiter(config)
+    assert isinstance(limiter, RedisRateLimiter)
+    try:
+        assert (await limiter.hit("k", 1.0, 1)).allowed
+        assert not (await limiter.hit("k", 1.0, 1)).allowed
+    finally:
+        await limiter.close()
