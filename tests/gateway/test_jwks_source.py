@@ -303,3 +303,32 @@ def test_file_source_refuses_a_bad_start(tmp_path: Path, content: bytes | None) 
         path.write_bytes(content)
     with pytest.raises(ConfigError):
         JwksFileSource(path)
+
+
+async def test_recovers_in_the_background_after_a_failed_start(unused_port: int) -> None:
+    clock = FrozenClock()
+    results: list[str] = []
+    src = RemoteJwksSource(
+        f"http://127.0.0.1:{unused_port}/jwks.json",
+        clock=clock,
+        cooldown=30,
+        on_fetch=results.append,
+        poll_interval=0.01,
+    )
+    await src.start()
+    state = _Issuer()
+    app = web.Application()
+    app.router.add_get("/jwks.json", state.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_port).start()
+    try:
+        await asyncio.sleep(0.05)
+        assert state.hits == 0  # failed fetches are retried after the cooldown, not in a loop
+        clock.advance(30)
+        await _eventually(lambda: src.get(KEY_A.kid) is not None)
+        assert results == ["network_error", "updated"]
+        assert src.version == 1
+    finally:
+        await src.close()
+        await runner.cleanup()
