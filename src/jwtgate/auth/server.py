@@ -74,6 +74,7 @@ class AuthServer:
         self.app = create_app(context, self.errors)
         self._task: asyncio.Task[None] | None = None
         self._ticks = 0
+        self._active_kid = keyring.active.kid
 
     async def start(self) -> None:
         """Migrate, load live revocations, start background work."""
@@ -88,8 +89,14 @@ class AuthServer:
         await self.core.revlog.poll(now)
         self.keyring.reload_if_changed()
         interval = self.config.tokens.rotation_interval
-        if interval is not None and self.keyring.maybe_rotate(interval):
-            self.core.audit.emit("key_rotation", kid=self.keyring.active.kid, scheduled=True)
+        scheduled = interval is not None and self.keyring.maybe_rotate(interval)
+        kid = self.keyring.active.kid
+        if kid != self._active_kid:
+            # Scheduled here, or done by `jwtgate keys rotate` and picked up by the reload.
+            self.core.audit.emit(
+                "key_rotation", kid=kid, previous=self._active_kid, scheduled=scheduled
+            )
+            self._active_kid = kid
         self._ticks += 1
         if self._ticks % _PRUNE_EVERY == 0:
             await self.core.throttle.prune(now)
@@ -154,7 +161,14 @@ async def serve_standalone(
                 lifespan="off",
             )
         )
-        await uv.serve()
+        serving = asyncio.ensure_future(uv.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            # Shut uvicorn down properly so its sockets close, then propagate.
+            uv.should_exit = True
+            await serving
+            raise
     finally:
         await server.close()
         await store.close()
