@@ -10,6 +10,7 @@ without identity.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import MutableMapping
@@ -41,6 +42,10 @@ from jwtgate.jose import VerifiedToken
 __all__ = ["handle"]
 
 Scope = MutableMapping[str, Any]
+_IDENTITY_CACHE = 10_000
+# Request ids: a random per-process prefix and a counter; unique across
+# workers and restarts without a system call per request.
+_REQUEST_IDS = (f"{os.urandom(5).hex()}{n:06x}" for n in itertools.count())
 
 
 class _Outcome:
@@ -94,9 +99,13 @@ async def _authenticate(
             raise MissingToken()
         return None
     metrics = res.metrics
+    verifier = policy.auth.verifier
+    misses = verifier.cache_misses
     started = time.perf_counter()
     verified = await authenticate(policy.auth, token)
-    if metrics is not None:
+    if metrics is not None and verifier.cache_misses != misses:
+        # Observed for full verifications only: a cache hit is a dict lookup,
+        # and a histogram observation per hit would cost more than the hit.
         metrics.verify_latency(time.perf_counter() - started)
     if ext.source == "cookie" and method not in SAFE_METHODS:
         # A browser attaches cookies to cross-site requests; the double-submit
@@ -126,8 +135,16 @@ async def _forward(
         headers.append((b"cookie", ext.cookie))
     if route.forward_token and ext.token is not None:
         headers.append((b"authorization", b"Bearer " + ext.token.encode("ascii")))
-    if verified is not None:
-        headers.extend(identity_headers(route, verified))
+    if verified is not None and ext.token is not None:
+        # Claims of a cached token never change, so neither do its headers.
+        key = (route.index, ext.token)
+        identity = policy.identity.get(key)
+        if identity is None:
+            identity = identity_headers(route, verified)
+            if len(policy.identity) >= _IDENTITY_CACHE:
+                policy.identity.clear()
+            policy.identity[key] = identity
+        headers.extend(identity)
     host = inbound.host or b""
     headers.append((b"x-forwarded-for", client[1]))
     headers.append((b"x-forwarded-proto", scope["scheme"].encode("ascii")))
@@ -170,10 +187,10 @@ async def _forward(
     counter[route.index] = index + 1
     base = route.upstreams[index % len(route.upstreams)]
     query = ext.query_string
-    url = base + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
     length = inbound.content_length
     return await res.upstream.forward(
-        url,
+        base,
+        raw_path + b"?" + query if query else raw_path,
         scope["method"],
         headers,
         receive,
@@ -194,7 +211,7 @@ async def _run(
     peer = scope.get("client")
     client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
     from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
-    rid = out.request_id = request_id(inbound.request_id, from_proxy, os.urandom(8).hex())
+    rid = out.request_id = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS))
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
     out.route = route.name

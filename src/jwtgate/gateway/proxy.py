@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
+from jwtgate.gateway.client import ConnectionPool, UpstreamClosed
 from jwtgate.gateway.errors import BadGateway, BodyTooLarge, GatewayTimeout
 from jwtgate.gateway.headers import HOP_BY_HOP
 
@@ -76,7 +78,9 @@ async def _stream(receive: Receive, limit: int, flags: dict[str, bool]) -> Async
             return
 
 
-def _response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
+def _response_headers(
+    raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
     named: set[bytes] = set()
     for name, value in raw:
         if name.lower() == b"connection":
@@ -90,6 +94,38 @@ def _response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes,
     return out
 
 
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
+_NEEDS_LENGTH = frozenset({"POST", "PUT", "PATCH"})
+_Target = tuple[str, int, bytes, bytes]  # host, port, Host header, base path
+
+
+def _target(base: str) -> _Target | None:
+    """Where a plain-HTTP upstream lives; None for upstreams the lean client skips."""
+    parts = urlsplit(base)
+    if parts.scheme != "http" or parts.hostname is None:
+        return None
+    port = parts.port or 80
+    host_header = parts.netloc.rsplit("@", 1)[-1].encode("idna")
+    return parts.hostname, port, host_header, parts.path.rstrip("/").encode("latin-1")
+
+
+def _head(method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    lines = [b"%b %b HTTP/1.1\r\nhost: %b\r\n" % (method.encode("ascii"), target, host)]
+    for name, value in headers:
+        # Expect is answered by our own server; forwarding it would make the
+        # upstream send an interim 100 response we have no use for.
+        if name != b"expect":
+            lines.append(b"%b: %b\r\n" % (name, value))
+    return b"".join(lines)
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
 class Upstream:
     """The worker's pooled HTTP client for URL upstreams."""
 
@@ -97,6 +133,8 @@ class Upstream:
         self._limit = limit
         self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
+        self._pool = ConnectionPool()
+        self._targets: dict[str, _Target | None] = {}
 
     async def start(self) -> None:
         """Open the connection pool."""
@@ -113,13 +151,15 @@ class Upstream:
 
     async def close(self) -> None:
         """Close pooled connections."""
+        self._pool.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     async def forward(
         self,
-        url: str,
+        base: str,
+        target: bytes,
         method: str,
         headers: list[tuple[bytes, bytes]],
         receive: Receive,
@@ -131,14 +171,11 @@ class Upstream:
         connect_timeout: float,
         read_timeout: float,
     ) -> int:
-        """Proxy one request; returns the upstream status.
+        """Proxy one request to ``base`` + ``target`` (path and query); returns the status.
 
         Raises :class:`BadGateway` / :class:`GatewayTimeout` /
         :class:`BodyTooLarge` only while nothing has been sent to the client.
         """
-        session = self._session
-        if session is None:
-            raise BadGateway()
         flags: dict[str, bool] = {}
         data: bytes | AsyncIterator[bytes] | None = None
         if has_body:
@@ -146,7 +183,103 @@ class Upstream:
                 data = await read_limited(receive, max_body)
             else:
                 data = _stream(receive, max_body, flags)
-        str_headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+        if base not in self._targets:
+            self._targets[base] = _target(base)
+        lean = self._targets[base]
+        if lean is not None and method != "HEAD":
+            return await self._lean(
+                lean, target, method, headers, data, send, connect_timeout, read_timeout
+            )
+        url = base + target.decode("latin-1")
+        return await self._aiohttp(
+            url, method, headers, data, send, flags, connect_timeout, read_timeout
+        )
+
+    async def _lean(
+        self,
+        where: _Target,
+        target: bytes,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        data: bytes | AsyncIterator[bytes] | None,
+        send: Send,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> int:
+        host, port, host_header, base_path = where
+        head = _head(method, base_path + target, host_header, headers)
+        if isinstance(data, bytes):
+            head += b"content-length: %d\r\n\r\n" % len(data)
+        elif data is not None:
+            head += b"transfer-encoding: chunked\r\n\r\n"
+        else:
+            head += b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n"
+        retry = method in _IDEMPOTENT and not isinstance(data, AsyncIterator)
+        while True:
+            try:
+                conn = await self._pool.acquire(host, port, connect_timeout)
+            except TimeoutError:
+                raise GatewayTimeout() from None
+            except OSError:
+                raise BadGateway() from None
+            try:
+                await conn.send(head, data)
+                await conn.response(read_timeout)
+                break
+            except UpstreamClosed as exc:
+                # A pooled connection the upstream closed while idle fails
+                # before any response byte; RFC 9110 section 9.2.2 lets an
+                # idempotent request be retried once on a fresh connection.
+                if retry and conn.reused and exc.before_response:
+                    retry = False
+                    continue
+                raise BadGateway() from None
+            except TimeoutError:
+                conn.close()
+                raise GatewayTimeout() from None
+            except BaseException:
+                conn.close()
+                raise
+        await send(
+            {
+                "type": "http.response.start",
+                "status": conn.status,
+                "headers": _response_headers(conn.headers),
+            }
+        )
+        if conn.complete:
+            # The whole (small) response is already here: one body write, not
+            # a chunk plus an empty terminator (each write is a system call).
+            body = conn.take_body()
+            self._pool.release(conn)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return conn.status
+        try:
+            async for chunk in conn.chunks(read_timeout):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except BaseException:
+            conn.close()
+            raise
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._pool.release(conn)
+        return conn.status
+
+    async def _aiohttp(
+        self,
+        url: str,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        data: bytes | AsyncIterator[bytes] | None,
+        send: Send,
+        flags: dict[str, bool],
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> int:
+        session = self._session
+        if session is None:
+            raise BadGateway()
+        # aiohttp encodes header values as UTF-8, so hand it the text those bytes spell.
+        str_headers = [(n.decode("latin-1"), _text(v)) for n, v in headers]
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )

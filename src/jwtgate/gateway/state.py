@@ -52,6 +52,7 @@ class Policy:
     compiled: CompiledGateway
     auth: Authenticator
     round_robin: list[int]
+    identity: dict[tuple[int, str], list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Stop the policy's key-source refreshers."""
