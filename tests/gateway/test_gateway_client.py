@@ -151,7 +151,7 @@ async def test_request_framing_and_base_path(gw_config: Any, gateway: Any, http:
     finally:
         server.close()
     assert (empty, streamed, got) == (204, 204, 204)
-    (line1, h1, b1), (line2, h2, b2), (line3, h3, _) = received
+    (line1, h1, b1), (line2, h2, b2), (_, h3, _) = received
     assert line1 == b"POST /base/p?q=1 HTTP/1.1"
     assert (h1[b"content-length"], b1) == (b"0", b"")
     assert line2 == b"PUT /base/s HTTP/1.1"
@@ -166,20 +166,25 @@ async def test_malformed_upstream_response_is_502(gw_config: Any, gateway: Any, 
         await writer.drain()
         return False
 
-    async with _server(garbage) as (url, _), gateway(gw_config([_route(url)])) as base:
-        async with http.get(f"{base}/x") as resp:
-            status, body = resp.status, await resp.json()
+    async with (
+        _server(garbage) as (url, _),
+        gateway(gw_config([_route(url)])) as base,
+        http.get(f"{base}/x") as resp,
+    ):
+        status, body = resp.status, await resp.json()
     assert (status, body["error"]) == (502, "bad_gateway")
 
 
 async def test_head_requests(upstream: Any, gw_config: Any, gateway: Any, http: Any) -> None:
-    async with gateway(gw_config([_route(upstream.url)])) as base:
-        async with http.head(f"{base}/x") as resp:
-            status, length, body = (
-                resp.status,
-                resp.headers.get("content-length"),
-                await resp.read(),
-            )
+    async with (
+        gateway(gw_config([_route(upstream.url)])) as base,
+        http.head(f"{base}/x") as resp,
+    ):
+        status, length, body = (
+            resp.status,
+            resp.headers.get("content-length"),
+            await resp.read(),
+        )
     assert status == 200
     assert length is not None
     assert int(length) > 0
