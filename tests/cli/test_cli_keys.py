@@ -11,7 +11,8 @@ from typing import Any
 RunCli = Callable[..., Any]
 
 
-def test_keys_generate_list_rotate_jwks_export(jwtgate_cli: RunCli, tmp_path: Path) -> None:
+def test_keys_generate_list_rotate_jwks_export(inproc_cli: RunCli, tmp_path: Path) -> None:
+    jwtgate_cli = inproc_cli  # in process: same code path, without interpreter start-up
     made = jwtgate_cli("keys", "generate", "--json")
     assert made.rc == 0, made.err
     first = made.json()["keys"][0]
@@ -56,18 +57,20 @@ def test_keys_generate_list_rotate_jwks_export(jwtgate_cli: RunCli, tmp_path: Pa
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-def test_keys_generate_new_adds_a_prepublished_key(jwtgate_cli: RunCli) -> None:
+def test_keys_generate_new_adds_a_prepublished_key(inproc_cli: RunCli) -> None:
+    jwtgate_cli = inproc_cli
     assert jwtgate_cli("keys", "generate").rc == 0
     added = jwtgate_cli("keys", "generate", "--new", "--alg", "ES256", "--json").json()
     assert added["keys"][0]["state"] == "verify-only"
 
 
-def test_keys_errors_are_one_line(jwtgate_cli: RunCli) -> None:
-    # No keyring yet: a clear operational error, not a traceback.
+def test_keys_errors_are_one_line(jwtgate_cli: RunCli, inproc_cli: RunCli) -> None:
+    # As a real process: no keyring yet is a clear operational error, not a traceback.
     missing = jwtgate_cli("keys", "list")
     missing.assert_one_line_error(1, "cli_error")
     assert "jwtgate keys generate" in missing.err
 
+    jwtgate_cli = inproc_cli  # the rest in process (same data directory)
     assert jwtgate_cli("keys", "generate").rc == 0
     jwtgate_cli("keys", "export", "--kid", "no-such-kid", "--private").assert_one_line_error(
         1, "not_found"

@@ -64,10 +64,10 @@ def test_version(plain_cli: RunCli) -> None:
     assert plain_cli("--version").out.strip() == f"jwtgate {__version__}"
 
 
-def test_usage_errors_are_one_line(plain_cli: RunCli) -> None:
+def test_usage_errors_are_one_line(plain_cli: RunCli, inproc_cli: RunCli) -> None:
     plain_cli("frobnicate").assert_one_line_error(2, "usage_error")
-    plain_cli("keys", "list", "--bogus").assert_one_line_error(2, "usage_error")
-    bare = plain_cli("keys")  # a group alone prints its help and exits 2
+    inproc_cli("keys", "list", "--bogus").assert_one_line_error(2, "usage_error")
+    bare = inproc_cli("keys")  # a group alone prints its help and exits 2
     assert bare.rc == 2
     assert "generate" in bare.err
 
@@ -116,25 +116,29 @@ def test_config_check_names_the_bad_path(
     assert where in err
 
 
-def test_config_check_ok_and_missing_file(plain_cli: RunCli, tmp_path: Path) -> None:
+def test_config_check_ok_and_missing_file(
+    plain_cli: RunCli, inproc_cli: RunCli, tmp_path: Path
+) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(_VALID.format(data_dir=tmp_path / "d"))
     ok = plain_cli("config", "check", str(good), "--json")
     assert ok.rc == 0, ok.err
     assert json.loads(ok.out) == {"ok": True, "file": str(good), "routes": 1}
-    assert plain_cli("config", "check", str(good)).out.startswith("OK:")
-    plain_cli("config", "check", str(tmp_path / "nope.yaml")).assert_one_line_error(
+    assert inproc_cli("config", "check", str(good)).out.startswith("OK:")
+    inproc_cli("config", "check", str(tmp_path / "nope.yaml")).assert_one_line_error(
         1, "config_invalid"
     )
-    plain_cli("config", "check").assert_one_line_error(2, "usage_error")
+    inproc_cli("config", "check").assert_one_line_error(2, "usage_error")
 
 
-def test_serve_and_demo_refuse_bad_setup(plain_cli: RunCli, tmp_path: Path) -> None:
+def test_serve_and_demo_refuse_bad_setup(
+    plain_cli: RunCli, inproc_cli: RunCli, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("gateway: {workers: 0}\n")
     plain_cli("serve", "--config", str(bad)).assert_one_line_error(1, "config_invalid")
-    plain_cli("--config", str(bad), "keys", "list").assert_one_line_error(1, "config_invalid")
-    plain_cli("demo", "--config", str(bad)).assert_one_line_error(2, "usage_error")
-    plain_cli("demo", "--port", "70000").assert_one_line_error(2, "usage_error")
-    plain_cli("demo", "--port", "eighty").assert_one_line_error(2, "usage_error")
-    plain_cli("serve", "nginx").assert_one_line_error(2, "usage_error")
+    inproc_cli("--config", str(bad), "keys", "list").assert_one_line_error(1, "config_invalid")
+    inproc_cli("demo", "--config", str(bad)).assert_one_line_error(2, "usage_error")
+    inproc_cli("demo", "--port", "70000").assert_one_line_error(2, "usage_error")
+    inproc_cli("demo", "--port", "eighty").assert_one_line_error(2, "usage_error")
+    inproc_cli("serve", "nginx").assert_one_line_error(2, "usage_error")

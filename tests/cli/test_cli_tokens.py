@@ -22,6 +22,7 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def test_issue_verify_decode_round_trip(keyed_cli: RunCli) -> None:
+    """Real processes: the compact token printed by one run verifies in another."""
     issued = keyed_cli(
         "token", "issue", "--sub", "alice", "--aud", "jwtgate", "--scope", "api read",
         "--role", "admin", "--role", "user", "--claim", "tenant=acme", "--claim", "n=42",
@@ -47,23 +48,28 @@ def test_issue_verify_decode_round_trip(keyed_cli: RunCli) -> None:
     assert verified.json()["claims"]["jti"] == data["jti"]
     assert verified.json()["header"]["typ"] == "at+jwt"
 
-    text = keyed_cli("token", "verify", token)
-    assert text.rc == 0
-    assert text.out.startswith("valid")
-
-    via_stdin = keyed_cli("token", "verify", "-", stdin=token + "\n")
-    assert via_stdin.rc == 0
-
     decoded = keyed_cli("token", "decode", token)
     assert decoded.rc == 0
     assert decoded.out.count("UNVERIFIED") >= 3  # banner, header and claims are marked
-    decoded_json = keyed_cli("token", "decode", token, "--json").json()
+
+
+def test_verify_text_stdin_and_decode(inproc_cli: RunCli) -> None:
+    assert inproc_cli("keys", "generate").rc == 0
+    plain = inproc_cli("token", "issue", "--sub", "alice", "--role", "admin")
+    assert plain.rc == 0
+    token = plain.out.strip()
+    assert token.count(".") == 2  # only the compact token
+
+    text = inproc_cli("token", "verify", token)
+    assert text.rc == 0
+    assert text.out.startswith("valid")
+
+    via_stdin = inproc_cli("token", "verify", "-", stdin=token + "\n")
+    assert via_stdin.rc == 0
+
+    decoded_json = inproc_cli("token", "decode", token, "--json").json()
     assert decoded_json["verified"] is False
     assert decoded_json["claims"]["sub"] == "alice"
-
-    plain = keyed_cli("token", "issue", "--sub", "bob")
-    assert plain.rc == 0
-    assert plain.out.strip().count(".") == 2
 
 
 @pytest.mark.parametrize(
@@ -93,7 +99,8 @@ def test_issue_rejects_bad_claims(
     assert "usage_error" in captured.err
 
 
-def test_issue_rejects_ttl_over_cap(keyed_cli: RunCli) -> None:
+def test_issue_rejects_ttl_over_cap(inproc_cli: RunCli) -> None:
+    keyed_cli = inproc_cli
     keyed_cli("token", "issue", "--sub", "x", "--ttl", "99999").assert_one_line_error(2)
     keyed_cli("token", "issue", "--sub", "x", "--ttl", "ten").assert_one_line_error(2)
 
@@ -124,13 +131,16 @@ _CLAIMS = {
         ),
     ],
 )
-def test_verify_refuses_bad_tokens(keyed_cli: RunCli, token: str, code: str) -> None:
-    result = keyed_cli("token", "verify", token)
+def test_verify_refuses_bad_tokens(inproc_cli: RunCli, token: str, code: str) -> None:
+    assert inproc_cli("keys", "generate").rc == 0
+    result = inproc_cli("token", "verify", token)
     result.assert_one_line_error(1, code)
     assert len(token) < 8 or token not in result.err  # the token is never echoed back
 
 
-def test_verify_wrong_audience_and_json_result(keyed_cli: RunCli) -> None:
+def test_verify_wrong_audience_and_json_result(inproc_cli: RunCli) -> None:
+    keyed_cli = inproc_cli
+    assert keyed_cli("keys", "generate").rc == 0
     token = keyed_cli("token", "issue", "--sub", "carol").out.strip()
     keyed_cli("token", "verify", token, "--aud", "other").assert_one_line_error(
         1, "audience_mismatch"
@@ -144,7 +154,7 @@ def test_verify_wrong_audience_and_json_result(keyed_cli: RunCli) -> None:
     }
 
 
-def test_decode_malformed_and_missing_keyring(jwtgate_cli: RunCli) -> None:
+def test_decode_malformed_and_missing_keyring(jwtgate_cli: RunCli, inproc_cli: RunCli) -> None:
     jwtgate_cli("token", "decode", "not-a-token").assert_one_line_error(1, "malformed_token")
-    jwtgate_cli("token", "issue", "--sub", "x").assert_one_line_error(1, "cli_error")
-    jwtgate_cli("token", "issue").assert_one_line_error(2, "usage_error")  # --sub is required
+    inproc_cli("token", "issue", "--sub", "x").assert_one_line_error(1, "cli_error")
+    inproc_cli("token", "issue").assert_one_line_error(2, "usage_error")  # --sub is required
