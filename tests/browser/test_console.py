@@ -96,10 +96,12 @@ def browser() -> Iterator[Any]:
             instance.close()
 
 
-def _login(page: Any, base: str, username: str, password: str) -> None:
+def _login(page: Any, base: str, username: str, password: str, *, memory: bool = False) -> None:
     from playwright.sync_api import expect
 
     page.goto(base + "/")
+    if memory:
+        page.check("#memory-mode")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-btn")
@@ -125,6 +127,7 @@ def test_alice_admin_200_cookies_csrf_and_logout_401(browser: Any, demo_url: str
     try:
         _login(page, demo_url, "alice", "alice-in-wonderland")
         expect(page.locator("#roles")).to_have_text("admin, user")
+        expect(page.locator("#claims-label")).to_contain_text("HttpOnly cookie")
         expect(page.locator("#claims")).to_contain_text('"sub": "alice"')
         _call(page, "#btn-admin", "200")
         expect(page.locator("#api-body")).to_contain_text("x-user-roles")
@@ -173,22 +176,35 @@ def test_alice_admin_200_cookies_csrf_and_logout_401(browser: Any, demo_url: str
 
 
 def test_bob_is_refused_at_admin_with_403(browser: Any, demo_url: str) -> None:
+    """Bob in memory mode: the access token lives in a JS variable and goes out as Bearer."""
     from playwright.sync_api import expect
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context()
     page = context.new_page()
     try:
-        _login(page, demo_url, "bob", "bob-the-builder")
+        _login(page, demo_url, "bob", "bob-the-builder", memory=True)
+        expect(page.locator("#claims-label")).to_have_text("decoded, not verified (client-side)")
+        expect(page.locator("#claims")).to_contain_text('"typ": "at+jwt"')  # header shown too
+        expect(page.locator("#roles")).to_have_text("user")
+        # Only the refresh and CSRF cookies: the access token never became a cookie.
+        assert {c["name"] for c in context.cookies()} == {"jwtgate-refresh", "jwtgate-csrf"}
+        assert page.evaluate("() => [localStorage.length, sessionStorage.length]") == [0, 0]
         _call(page, "#btn-echo", "200")
         _call(page, "#btn-admin", "403")
         expect(page.locator("#api-www")).to_contain_text('error="insufficient_scope"')
         expect(page.locator("#audit-status")).to_contain_text("403", timeout=10_000)
         page.screenshot(path=str(SCREENSHOTS / "console-bob-403.png"), full_page=True)
 
+        page.click("#btn-refresh")
+        expect(page.locator("#message")).to_have_text("refreshed")
+        _call(page, "#btn-echo", "200")
+
         page.click("#btn-logout-all")
         expect(page.locator("#message")).to_have_text("logout everywhere: 200")
+        # The page still holds the old token in memory; the gateway now refuses it.
         _call(page, "#btn-echo", "401")
+        expect(page.locator("#api-www")).to_contain_text('error="invalid_token"')
     finally:
         context.close()
 

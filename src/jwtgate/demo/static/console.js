@@ -127,7 +127,11 @@
     const password = $("password").value;
     $("password").value = "";
     clearSession();
-    const r = await call("POST", "/auth/login", { json: { username, password, cookie: true }, auth: false });
+    // Cookie mode either way (refresh token in an HttpOnly cookie, CSRF token returned);
+    // access_cookie chooses where the access token lives.
+    const memory = $("memory-mode").checked;
+    const body = { username, password, cookie: true, access_cookie: !memory };
+    const r = await call("POST", "/auth/login", { json: body, auth: false });
     if (r.status === 200) {
       setMessage("logged in as " + username, true);
       if (r.data && r.data.refresh_token) delete r.data.refresh_token; // never kept by scripts
