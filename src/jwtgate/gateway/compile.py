@@ -255,7 +255,20 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
         # A claim header must never pass through from the client when the claim
         # is absent, so every forwarded name is stripped inbound on every route.
         strip.update(h for _, h in route.forward)
-    strip.update((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"))
+    # Client-address headers: the gateway writes X-Forwarded-*; look-alikes an
+    # upstream might trust instead (X-Real-IP, Forwarded) never pass through.
+    strip.update(
+        (
+            b"forwarded",
+            b"x-forwarded-for",
+            b"x-forwarded-proto",
+            b"x-forwarded-host",
+            b"x-forwarded-port",
+            b"x-forwarded-prefix",
+            b"x-real-ip",
+            b"x-client-ip",
+        )
+    )
     return CompiledGateway(
         routes=routes,
         issuers=_issuers(config),

@@ -9,6 +9,7 @@ an adjusted scope.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 _SMALL_BODY = 64 * 1024
+_log = logging.getLogger("jwtgate.gateway")
 
 
 class ClientGone(Exception):
@@ -330,7 +332,16 @@ async def call_internal(
             status = int(message["status"])
         await send(message)
 
-    await app(scope, receive, capture)
+    try:
+        await app(scope, receive, capture)
+    except (ClientGone, BodyTooLarge):
+        raise
+    except Exception:
+        if status:
+            raise  # the response is under way: only closing the connection is left
+        # A crashing component is an upstream failure: 502, never its traceback.
+        _log.exception("internal upstream failed")
+        raise BadGateway() from None
     if status == 0:
         raise BadGateway()
     return status
