@@ -369,3 +369,34 @@ async def test_crashing_component_is_502_without_details(
     assert crashing.calls == 1
     assert (status, body["error"]) == (502, "bad_gateway")
     assert "secret" not in json.dumps(body)
+
+
+async def test_forward_token_passes_any_scheme_verbatim(
+    upstream: Any, gw_config: Any, gateway: Any, http: Any, mint: Any
+) -> None:
+    routes = [
+        {
+            "name": "auth",
+            "match": {"prefix": "/auth"},
+            "upstream": upstream.url,
+            "auth": "public",
+            "forward_token": True,
+        },
+        {"name": "pub", "match": {"prefix": "/pub"}, "upstream": upstream.url, "auth": "public"},
+        {
+            "name": "api",
+            "match": {"prefix": "/api"},
+            "upstream": upstream.url,
+            "forward_token": True,
+        },
+    ]
+    token = mint("alice")
+    async with gateway(gw_config(routes)) as base:
+        _, _, basic = await _get(
+            http, f"{base}/auth/token", headers={"Authorization": "Basic YTpi"}
+        )
+        odd, _, _ = await _get(http, f"{base}/pub/x", headers={"Authorization": "Bearer a b"})
+        _, _, bearer = await _get(http, f"{base}/api/x", token)
+    assert _hdr(basic, "authorization") == ["Basic YTpi"]  # RFC 6749 client_secret_basic
+    assert odd == 200  # a public route never parses credentials
+    assert _hdr(bearer, "authorization") == [f"Bearer {token}"]

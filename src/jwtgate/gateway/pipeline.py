@@ -133,8 +133,13 @@ async def _forward(
     headers = inbound.headers
     if ext.cookie is not None:
         headers.append((b"cookie", ext.cookie))
-    if route.forward_token and ext.token is not None:
-        headers.append((b"authorization", b"Bearer " + ext.token.encode("ascii")))
+    if route.forward_token:
+        if ext.source == "query":
+            headers.append((b"authorization", b"Bearer " + (ext.token or "").encode("ascii")))
+        else:
+            # Verbatim, whatever the scheme: an auth server behind a public route
+            # needs client_secret_basic (RFC 6749 section 2.3.1) as much as Bearer.
+            headers.extend((b"authorization", v) for v in inbound.authorization)
     if verified is not None and ext.token is not None:
         # Claims of a cached token never change, so neither do its headers.
         key = (route.index, ext.token)
@@ -226,7 +231,11 @@ async def _run(
         return
     if inbound.content_length is not None and inbound.content_length > route.max_body_bytes:
         raise BodyTooLarge()
-    ext = extract(route, inbound, scope["query_string"])
+    if route.auth == "public":
+        # A public route never reads a token, so odd credentials cannot fail it.
+        ext = Extracted(None, None, scope["query_string"], inbound.cookie)
+    else:
+        ext = extract(route, inbound, scope["query_string"])
     verified: VerifiedToken | None = None
     try:
         if route.auth != "public":
