@@ -100,18 +100,24 @@ async def test_spoofed_identity_headers_are_stripped(
 async def test_forwarded_for_from_untrusted_client_is_replaced(
     upstream: Any, gw_config: Any, gateway: Any, http: Any
 ) -> None:
+    spoof = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "e"}
     async with gateway(gw_config([_route(upstream.url, auth="public")])) as base:
-        _, _, body = await _get(http, f"{base}/api/x", headers={"X-Forwarded-For": "6.6.6.6"})
+        _, _, body = await _get(http, f"{base}/api/x", headers=spoof)
     assert _hdr(body, "x-forwarded-for") == ["127.0.0.1"]
+    assert _hdr(body, "x-forwarded-proto") == ["http"]
+    assert _hdr(body, "x-forwarded-host") != ["e"]
 
 
 async def test_forwarded_for_from_trusted_proxy_is_extended(
     upstream: Any, gw_config: Any, gateway: Any, http: Any
 ) -> None:
     config = gw_config([_route(upstream.url, auth="public")], trusted_proxies=["127.0.0.0/8"])
+    proxied = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https", "X-Request-Id": "r-1"}
     async with gateway(config) as base:
-        _, _, body = await _get(http, f"{base}/api/x", headers={"X-Forwarded-For": "6.6.6.6"})
+        _, _, body = await _get(http, f"{base}/api/x", headers=proxied)
     assert _hdr(body, "x-forwarded-for") == ["6.6.6.6, 127.0.0.1"]
+    assert _hdr(body, "x-forwarded-proto") == ["https"]
+    assert _hdr(body, "x-request-id") == ["r-1"]
 
 
 async def test_missing_token_is_401_without_error_attribute(

@@ -43,17 +43,37 @@ __all__ = ["handle"]
 
 Scope = MutableMapping[str, Any]
 _IDENTITY_CACHE = 10_000
-# Request ids: a random per-process prefix and a counter; unique across
-# workers and restarts without a system call per request.
-_REQUEST_IDS = (f"{os.urandom(5).hex()}{n:06x}" for n in itertools.count())
+
+
+class _RequestIds:
+    """Request ids: a random per-process prefix and a counter.
+
+    Unique across workers and restarts without a system call per request; the
+    prefix is redrawn in each forked worker.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = os.urandom(5).hex()
+        self._counter = itertools.count()
+
+    def __next__(self) -> str:
+        return f"{self._prefix}{next(self._counter):06x}"
+
+
+_REQUEST_IDS = _RequestIds()
 
 
 class _Outcome:
     """Per-request facts for the access log and metrics."""
 
-    __slots__ = ("code", "request_id", "route", "status", "subject")
+    __slots__ = ("code", "from_proxy", "request_id", "route", "status", "subject")
 
     def __init__(self) -> None:
+        self.from_proxy = False
         self.request_id = b"-"
         self.route = "-"
         self.status = 500
@@ -129,6 +149,7 @@ async def _forward(
     verified: VerifiedToken | None,
     client: tuple[str, bytes],
     rid: bytes,
+    out: _Outcome,
 ) -> int:
     headers = inbound.headers
     if ext.cookie is not None:
@@ -152,9 +173,17 @@ async def _forward(
         headers.extend(identity)
     host = inbound.host or b""
     headers.append((b"x-forwarded-for", client[1]))
-    headers.append((b"x-forwarded-proto", scope["scheme"].encode("ascii")))
-    if host:
-        headers.append((b"x-forwarded-host", host))
+    proto = scope["scheme"].encode("ascii")
+    fwd_host = host
+    if out.from_proxy:
+        # Behind a trusted TLS-terminating proxy, its view of scheme and host is the real one.
+        if inbound.xf_proto in (b"http", b"https"):
+            proto = inbound.xf_proto
+        if inbound.xf_host:
+            fwd_host = inbound.xf_host
+    headers.append((b"x-forwarded-proto", proto))
+    if fwd_host:
+        headers.append((b"x-forwarded-host", fwd_host))
     headers.append((b"x-request-id", rid))
     if route.cors is not None:
         extra = cors_headers(route.cors, inbound.origin)
@@ -216,6 +245,7 @@ async def _run(
     peer = scope.get("client")
     client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
     from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
+    out.from_proxy = from_proxy
     rid = out.request_id = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS))
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
@@ -252,7 +282,7 @@ async def _run(
         out.code = f"dry_run:{_reason(exc)}"
         verified = None
     out.status = await _forward(
-        scope, receive, send, route, policy, res, inbound, ext, verified, client, rid
+        scope, receive, send, route, policy, res, inbound, ext, verified, client, rid, out
     )
 
 
