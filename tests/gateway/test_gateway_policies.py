@@ -400,3 +400,41 @@ async def test_forward_token_passes_any_scheme_verbatim(
     assert _hdr(basic, "authorization") == ["Basic YTpi"]  # RFC 6749 client_secret_basic
     assert odd == 200  # a public route never parses credentials
     assert _hdr(bearer, "authorization") == [f"Bearer {token}"]
+
+
+class _Reader:
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_internal_upstream_body_limit(gw_config: Any, gateway: Any, http: Any) -> None:
+    route = {
+        "name": "r",
+        "match": {"prefix": "/"},
+        "upstream": "internal://reader",
+        "auth": "public",
+        "max_body_bytes": 1000,
+    }
+
+    async def chunks() -> Any:
+        for _ in range(4):
+            yield b"x" * 400
+
+    async with gateway(gw_config([route]), components={"reader": _Reader()}) as base:
+        small, _, size = await _get(http, f"{base}/x", method="POST", data=b"y" * 1000)
+        big, _, body = await _get(http, f"{base}/x", method="POST", data=chunks())
+    assert (small, size) == (200, 1000)
+    assert (big, body["error"]) == (413, "body_too_large")

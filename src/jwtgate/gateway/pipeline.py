@@ -215,7 +215,7 @@ async def _forward(
             query_string=ext.query_string,
             client=(client[0], (scope.get("client") or ("", 0))[1]),
         )
-        return await call_internal(component.app, inner, receive, send)
+        return await call_internal(component.app, inner, receive, send, route.max_body_bytes)
     counter = policy.round_robin
     index = counter[route.index]
     counter[route.index] = index + 1

@@ -320,11 +320,33 @@ class Upstream:
             raise BadGateway() from None
 
 
+def _limited(receive: Receive, limit: int) -> Receive:
+    total = 0
+
+    async def limited() -> Message:
+        nonlocal total
+        message = await receive()
+        total += len(message.get("body", b""))
+        if total > limit:
+            raise BodyTooLarge()
+        return message
+
+    return limited
+
+
 async def call_internal(
-    app: ASGIApp, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    app: ASGIApp,
+    scope: MutableMapping[str, Any],
+    receive: Receive,
+    send: Send,
+    max_body: int,
 ) -> int:
-    """Call an in-process ASGI app; returns the status it sent (502 if none)."""
+    """Call an in-process ASGI app; returns the status it sent (502 if none).
+
+    The body the app reads is capped at ``max_body`` bytes, as for URL upstreams.
+    """
     status = 0
+    receive = _limited(receive, max_body)
 
     async def capture(message: Message) -> None:
         nonlocal status

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -75,15 +76,21 @@ def _run_worker(
         )
 
 
-def _use_multiprocess_metrics() -> None:
-    """Point prometheus-client at a shared directory so /metrics sums every worker."""
+def _use_multiprocess_metrics() -> str | None:
+    """Point prometheus-client at a shared directory so /metrics sums every worker.
+
+    Returns the directory when this call created it (to be removed at exit).
+    """
+    created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jwtgate-metrics-")
+        created = tempfile.mkdtemp(prefix="jwtgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
     from prometheus_client import values
 
     # The value class is chosen at import time; re-choose it now that the
     # directory is set (before any worker creates a metric).
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return created
 
 
 def serve(
@@ -104,7 +111,7 @@ def serve(
     if workers == 1:
         _run_worker(config, config_path, factory, sockets, admin, ready)
         return
-    _use_multiprocess_metrics()
+    metrics_dir = _use_multiprocess_metrics()
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -141,5 +148,7 @@ def serve(
             status = status or os.waitstatus_to_exitcode(code)
     for sock in sockets:
         sock.close()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     if status:
         raise SystemExit(status)
