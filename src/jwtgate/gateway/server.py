@@ -129,9 +129,12 @@ def serve(
         children.append(pid)
 
     def forward(sig: int, _frame: FrameType | None) -> None:
+        # Ctrl-C reaches the workers from the terminal too; relaying it as
+        # SIGTERM asks for a drain without counting as a second Ctrl-C.
+        relay = signal.SIGTERM if sig == signal.SIGINT else sig
         for child in children:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child, sig)
+                os.kill(child, relay)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)

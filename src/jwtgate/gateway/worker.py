@@ -121,6 +121,14 @@ async def _tick(app: GatewayApp, runtime: Runtime, stop: asyncio.Event) -> None:
             _log.warning("periodic refresh failed: %s", type(exc).__name__)
 
 
+def _interrupt(stop: asyncio.Event, servers: list[_Server]) -> None:
+    """First Ctrl-C drains like SIGTERM; a second one stops without waiting."""
+    if stop.is_set():
+        for server in servers:
+            server.force_exit = True
+    stop.set()
+
+
 async def _reload(app: GatewayApp, runtime: Runtime) -> None:
     path = runtime.config_path
     if path is None:
@@ -185,7 +193,7 @@ async def serve_async(
         loop = asyncio.get_running_loop()
         if signals:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
-            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGINT, _interrupt, stop, [s for s, _ in servers])
             loop.add_signal_handler(
                 signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(app, runtime)))
             )
