@@ -45,7 +45,9 @@ def test_keys_generate_list_rotate_jwks_export(inproc_cli: RunCli, tmp_path: Pat
         assert key["use"] == "sig"
         assert key["alg"] in ("ES256", "EdDSA")
 
-    pem = jwtgate_cli("keys", "export", "--kid", first["kid"], "--private")
+    pem = jwtgate_cli(
+        "keys", "export", f"--kid={first['kid']}", "--private"
+    )  # a kid may start with "-"
     assert pem.rc == 0
     assert pem.out.startswith("-----BEGIN PRIVATE KEY-----")
     assert "WARNING" in pem.err

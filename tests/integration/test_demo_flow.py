@@ -83,8 +83,11 @@ def start_demo(port: int, data_dir: Path, *extra: str) -> Demo:
         match = _READY.search(line)
         if match:
             return Demo(proc, match.group(1), lines)
+        if line.startswith('{"event": "ready"'):  # --json
+            return Demo(proc, json.loads(line)["url"].rstrip("/"), lines)
     proc.kill()
     proc.wait()
+    proc.stdout.close()
     raise AssertionError("demo did not become ready:\n" + "\n".join(lines))
 
 
@@ -101,6 +104,8 @@ def demo_factory(tmp_path: Path) -> Iterator[list[Demo]]:
     yield started
     for demo in started:
         demo.stop()
+        # Shown by pytest only when the test failed: the demo's own account of it.
+        print(f"--- demo {demo.base} output ---", *demo.lines, sep="\n")
 
 
 def _curl(argv: list[str], client: httpx.Client) -> httpx.Response:
@@ -218,7 +223,7 @@ def test_printed_curl_flow_runs(demo_factory: list[Demo], tmp_path: Path, unused
         verified = _cli("--config", config, "token", "verify", token, "--json")
         assert verified.returncode == 0, verified.stderr
         jti = json.loads(verified.stdout)["claims"]["jti"]
-        revoked = _cli("--config", config, "revoke", "--jti", jti)
+        revoked = _cli("--config", config, "revoke", f"--jti={jti}")  # a jti may start with "-"
         assert revoked.returncode == 0, revoked.stderr
         auth = {"Authorization": f"Bearer {token}"}
         deadline = time.monotonic() + 15
@@ -241,8 +246,12 @@ def test_restart_reuses_state_and_two_demos_side_by_side(
     one = start_demo(unused_port, first_dir)
     demo_factory.append(one)
     other_port = _free_port()
-    two = start_demo(other_port, second_dir)
+    two = start_demo(other_port, second_dir, "--json")
     demo_factory.append(two)
+    ready = json.loads(two.lines[-1])
+    assert ready["url"] == f"http://127.0.0.1:{other_port}/"
+    assert [u["username"] for u in ready["users"]] == ["alice", "bob"]
+    assert any("/auth/login" in c for c in ready["curl"])
     with httpx.Client(timeout=10) as client:
         jwks_one = client.get(f"{one.base}/auth/.well-known/jwks.json").json()
         jwks_two = client.get(f"{two.base}/auth/.well-known/jwks.json").json()
@@ -264,3 +273,17 @@ def test_restart_reuses_state_and_two_demos_side_by_side(
         assert client.get(f"{again.base}/auth/.well-known/jwks.json").json() == jwks_one
         # Same keys and issuer: the token minted before the restart still works.
         assert client.get(f"{again.base}/api/admin/x", headers=auth).status_code == 200
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _cli("demo", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [
+        f"jwtgate: error: config_invalid: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert "Traceback" not in result.stderr

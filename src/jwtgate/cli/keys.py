@@ -155,7 +155,11 @@ def register(sub: Subparsers) -> None:
         "warning on stderr.",
         handler=_export,
     )
-    exp.add_argument("--kid", required=True, help="the key id (see 'jwtgate keys list')")
+    exp.add_argument(
+        "--kid",
+        required=True,
+        help="the key id (see 'jwtgate keys list'); write --kid=K when K starts with -",
+    )
     exp.add_argument(
         "--private",
         action="store_true",

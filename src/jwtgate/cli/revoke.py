@@ -35,6 +35,13 @@ def register(sub: Subparsers) -> None:
         handler=_revoke,
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--jti", metavar="JTI", help="an access token's jti")
+    # Token ids are base64url and may start with "-"; argparse then needs --jti=VALUE.
+    which.add_argument(
+        "--jti", metavar="JTI", help="an access token's jti (--jti=J if J starts with -)"
+    )
     which.add_argument("--sub", metavar="SUB", help="a subject (user id)")
-    which.add_argument("--family", metavar="FAMILY", help="a refresh family id (the sid claim)")
+    which.add_argument(
+        "--family",
+        metavar="FAMILY",
+        help="a refresh family id, the sid claim (--family=F if F starts with -)",
+    )
