@@ -7,10 +7,11 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jwtgate.auth.audit import AuditLog
-from jwtgate.auth.db import create_engine_for
+from jwtgate.auth.db import create_engine_for, sqlite_path
 from jwtgate.auth.migrations import migrate
 from jwtgate.auth.passwords import PasswordPolicy, Passwords
 from jwtgate.auth.refresh import RefreshStore
+from jwtgate.auth.refresh_sqlite import SqliteRotator
 from jwtgate.auth.revocations import RevocationLog
 from jwtgate.auth.throttle import Throttle
 from jwtgate.auth.users import UserStore
@@ -36,11 +37,14 @@ class AuthCore:
         settings = config.auth
         self.engine: AsyncEngine = create_engine_for(config)
         self.users = UserStore(self.engine)
+        sqlite_file = sqlite_path(self.engine)
+        self._fast = SqliteRotator(sqlite_file) if sqlite_file is not None else None
         self.refresh = RefreshStore(
             self.engine,
             idle_timeout=settings.refresh_idle_timeout,
             absolute_lifetime=settings.refresh_absolute_lifetime,
             grace=settings.refresh_grace_seconds,
+            fast=self._fast,
         )
         self.throttle = Throttle(self.engine, settings.throttle)
         self.revlog = RevocationLog(self.engine, revocation)
@@ -61,6 +65,8 @@ class AuthCore:
 
     async def close(self) -> None:
         """Release connections and the audit file."""
+        if self._fast is not None:
+            await self._fast.close()
         await self.engine.dispose()
         self.audit.close()
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from jwtgate.config import JwtGateConfig
 from jwtgate.errors import ConfigError
 
-__all__ = ["create_engine_for", "database_url_for", "is_sqlite", "readonly"]
+__all__ = ["create_engine_for", "database_url_for", "is_sqlite", "readonly", "sqlite_path"]
 
 _BUSY_TIMEOUT_MS = 10_000
 _READONLY = "jwtgate_readonly"
@@ -55,6 +55,14 @@ def _sqlite_begin(conn: Any) -> None:
     # Readers use a deferred BEGIN so they never queue behind the write lock.
     readonly = conn.get_execution_options().get(_READONLY, False)
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def sqlite_path(engine: AsyncEngine) -> Path | None:
+    """The database file of a file-backed SQLite engine, else ``None``."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
 
 
 def readonly(engine: AsyncEngine) -> AsyncEngine:

@@ -22,17 +22,30 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from jwtgate.auth.refresh_sqlite import SqliteRotator
 
 from jwtgate.auth.db import readonly
 from jwtgate.auth.errors import InvalidGrant
 from jwtgate.auth.schema import refresh_families as _f
 from jwtgate.auth.schema import refresh_tokens as _t
+from jwtgate.auth.schema import users as _u
+from jwtgate.auth.users import split_names
 
-__all__ = ["Family", "RefreshStore", "Reuse", "Rotated", "hash_token", "new_refresh_token"]
+__all__ = [
+    "Family",
+    "RefreshStore",
+    "Reuse",
+    "Rotated",
+    "Rotation",
+    "hash_token",
+    "new_refresh_token",
+]
 
 _MAX_TOKEN_CHARS = 512
 
@@ -64,11 +77,26 @@ class Family:
 
 @dataclass(frozen=True, slots=True)
 class Rotated:
-    """A successful refresh: the family and the successor token."""
+    """A successful refresh: the family, the successor token and the user's current state."""
 
     family: Family
     token: str
     expires_at: float
+    roles: tuple[str, ...] | None  # None: the user no longer exists
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What the compare-and-set transaction found (internal to the stores)."""
+
+    won: bool
+    family: Family | None
+    state: str | None
+    consumed_at: float | None
+    successor_expires: float
+    roles: str | None
+    disabled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +124,15 @@ class RefreshStore:
     """Families and tokens in the database; ``now`` always comes from the caller."""
 
     def __init__(
-        self, engine: AsyncEngine, *, idle_timeout: float, absolute_lifetime: float, grace: float
+        self,
+        engine: AsyncEngine,
+        *,
+        idle_timeout: float,
+        absolute_lifetime: float,
+        grace: float,
+        fast: SqliteRotator | None = None,
     ) -> None:
+        self._fast = fast
         self._engine = engine
         self._reader = readonly(engine)
         self._idle = idle_timeout
@@ -148,6 +183,24 @@ class RefreshStore:
         if not token or len(token) > _MAX_TOKEN_CHARS:
             raise InvalidGrant()
         digest = hash_token(token)
+        successor = new_refresh_token()
+        if self._fast is not None:
+            record = await self._fast.rotate(digest, hash_token(successor), now, self._idle)
+        else:
+            record = await self._rotate_sqlalchemy(digest, hash_token(successor), now)
+        family = record.family
+        if record.won and family is not None:
+            roles = None if record.roles is None else split_names(record.roles)
+            return Rotated(family, successor, record.successor_expires, roles, record.disabled)
+        if family is None or record.state != "consumed" or family.revoked_at is not None:
+            raise InvalidGrant()
+        if family.expires_at <= now:
+            raise InvalidGrant()
+        if record.consumed_at is not None and now - record.consumed_at <= self._grace:
+            raise InvalidGrant("the refresh token was just used; use its successor")
+        return Reuse(family)
+
+    async def _rotate_sqlalchemy(self, digest: str, successor: str, now: float) -> Rotation:
         live = select(_f.c.id).where(_f.c.revoked_at.is_(None), _f.c.expires_at > now)
         async with self._engine.begin() as conn:
             # The compare-and-set: only one concurrent caller can match state='active'.
@@ -165,13 +218,18 @@ class RefreshStore:
                 )
             ).first()
             if won is not None:
-                row = (await conn.execute(select(_f).where(_f.c.id == won[0]))).one()
+                row = (
+                    await conn.execute(
+                        select(_f, _u.c.roles.label("user_roles"), _u.c.disabled)
+                        .outerjoin(_u, _u.c.username == _f.c.username)
+                        .where(_f.c.id == won[0])
+                    )
+                ).one()
                 family = _family(row)
-                successor = new_refresh_token()
                 expires = min(now + self._idle, family.expires_at)
                 await conn.execute(
                     _t.insert().values(
-                        token_hash=hash_token(successor),
+                        token_hash=successor,
                         family_id=family.id,
                         parent_hash=digest,
                         state="active",
@@ -179,7 +237,9 @@ class RefreshStore:
                         expires_at=expires,
                     )
                 )
-                return Rotated(family, successor, expires)
+                return Rotation(
+                    True, family, "active", None, expires, row.user_roles, bool(row.disabled)
+                )
             found = (
                 await conn.execute(
                     select(_t.c.state, _t.c.consumed_at, _f)
@@ -188,15 +248,8 @@ class RefreshStore:
                 )
             ).first()
         if found is None:
-            raise InvalidGrant()
-        family = _family(found)
-        if found.state != "consumed" or family.revoked_at is not None:
-            raise InvalidGrant()
-        if family.expires_at <= now:
-            raise InvalidGrant()
-        if found.consumed_at is not None and now - found.consumed_at <= self._grace:
-            raise InvalidGrant("the refresh token was just used; use its successor")
-        return Reuse(family)
+            return Rotation(False, None, None, None, 0.0, None, False)
+        return Rotation(False, _family(found), found.state, found.consumed_at, 0.0, None, False)
 
     async def lookup(self, token: str, now: float) -> Family | None:
         """The live family of an active, unexpired token (for introspection/revocation)."""

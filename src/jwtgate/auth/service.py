@@ -185,8 +185,7 @@ class TokenService:
             # (RFC 6749 section 6); the rotation already happened, so revoke the family.
             await core.revoke_family(family.id, "refresh_client_mismatch")
             raise InvalidGrant()
-        user = await core.users.get_user(family.username)
-        if user is None or user.info.disabled:
+        if outcome.roles is None or outcome.disabled:
             await core.revoke_family(family.id, "user_disabled")
             raise InvalidGrant()
         granted = family.scope if scope is None else _scope_subset(scope, family.scope.split())
@@ -194,7 +193,7 @@ class TokenService:
         access = self._mint(
             family.username,
             scope=granted,
-            roles=user.info.roles,
+            roles=outcome.roles,
             client_id=family.client_id,
             sid=family.id,
             csrf_token=csrf,

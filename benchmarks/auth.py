@@ -1,0 +1,252 @@
+"""Auth server benchmark: login throughput vs raw argon2id, refresh-grant throughput.
+
+Starts the auth server (``jwtgate.auth.serve_standalone`` under uvicorn) in a
+child process on a free loopback port, with a fresh data directory (SQLite by
+default, or ``--database-url``), and drives it with an aiohttp load generator
+(N concurrent keep-alive connections) in this process.
+
+Rows:
+
+* ``argon2id raw``  - ``PasswordHasher.verify`` with the same parameters, in as
+  many threads as the server uses for hashing, with nothing else running;
+* ``login``         - ``POST /auth/login`` (JSON) end to end; the server's
+  overhead is ``1 - login / raw`` (target <= 10 %);
+* ``refresh``       - ``POST /auth/token`` ``grant_type=refresh_token`` chains,
+  each worker rotating its own family (target >= 2,000/s with SQLite).
+
+Usage::
+
+    python benchmarks/auth.py [--duration 5] [--concurrency 32] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+USER = "bench"
+PASSWORD = "bench-password-1"  # benchmark-only credential in a throwaway directory
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(data_dir: Path, port: int, database_url: str | None) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "tokens": {"issuer": f"http://127.0.0.1:{port}/auth"},
+        "auth": {
+            "database_url": database_url,
+            # One client address hammers one account: keep the throttle out of the way.
+            "throttle": {"pair_max_failures": 10**6, "ip_max_failures": 10**6},
+        },
+    }
+
+
+def _serve(config_json: str, port: int) -> None:
+    import uvloop
+
+    from jwtgate.auth import serve_standalone
+    from jwtgate.config import JwtGateConfig
+
+    config = JwtGateConfig.model_validate(json.loads(config_json))
+    uvloop.run(serve_standalone(config, port=port))
+
+
+def _raw_argon2(duration: float, threads: int) -> float:
+    from argon2 import PasswordHasher
+
+    from jwtgate.config.auth import Argon2Settings
+
+    s = Argon2Settings()
+    hasher = PasswordHasher(
+        time_cost=s.time_cost, memory_cost=s.memory_cost, parallelism=s.parallelism
+    )
+    digest = hasher.hash(PASSWORD)
+    deadline = time.perf_counter() + duration
+
+    def work() -> int:
+        n = 0
+        while time.perf_counter() < deadline:
+            hasher.verify(digest, PASSWORD)
+            n += 1
+        return n
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(lambda _: work(), range(threads)))
+    return total / (time.perf_counter() - start)
+
+
+async def _seed(config: dict[str, Any]) -> None:
+    from jwtgate.auth import AuthAdmin
+    from jwtgate.config import JwtGateConfig
+
+    async with AuthAdmin.open(JwtGateConfig.model_validate(config)) as admin:
+        await admin.ensure_user(USER, PASSWORD, ["user"])
+
+
+async def _wait_ready(base: str) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        for _ in range(400):
+            try:
+                async with http.get(f"{base}/.well-known/jwks.json") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the auth server did not start")
+
+
+async def _login_rate(base: str, duration: float, concurrency: int) -> tuple[float, int]:
+    import aiohttp
+
+    body = {"username": USER, "password": PASSWORD}
+    errors = 0
+    done = 0
+    deadline = time.perf_counter() + duration
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            async with http.post(f"{base}/login", json=body) as r:
+                await r.read()
+                if r.status == 200:
+                    done += 1
+                else:
+                    errors += 1
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+        return done / (time.perf_counter() - start), errors
+
+
+async def _refresh_rate(base: str, duration: float, concurrency: int) -> tuple[float, int]:
+    import aiohttp
+
+    errors = 0
+    done = 0
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        tokens = []
+        for _ in range(concurrency):
+            async with http.post(
+                f"{base}/login", json={"username": USER, "password": PASSWORD}
+            ) as r:
+                tokens.append((await r.json())["refresh_token"])
+        deadline = time.perf_counter() + duration
+
+        async def worker(token: str) -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                form = {"grant_type": "refresh_token", "refresh_token": token}
+                async with http.post(f"{base}/token", data=form) as r:
+                    data = await r.json()
+                    if r.status == 200:
+                        token = data["refresh_token"]
+                        done += 1
+                    else:
+                        errors += 1
+                        return
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(t) for t in tokens))
+        return done / (time.perf_counter() - start), errors
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}/auth"
+    with tempfile.TemporaryDirectory(prefix="jwtgate-bench-auth-") as tmp:
+        config = _config(Path(tmp), port, args.database_url)
+        await _seed(config)
+        child = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+            [sys.executable, __file__, "--serve", json.dumps(config), "--port", str(port)],
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        try:
+            await _wait_ready(base)
+            threads = min(32, (os.cpu_count() or 1) + 4)  # asyncio.to_thread's default pool
+            raw = await asyncio.to_thread(_raw_argon2, args.duration, threads)
+            login, login_errors = await _login_rate(base, args.duration, args.login_concurrency)
+            refresh, refresh_errors = await _refresh_rate(base, args.duration, args.concurrency)
+        finally:
+            child.terminate()
+            child.wait(timeout=30)
+    overhead = 1.0 - login / raw if raw else 1.0
+    return {
+        "database": "postgresql" if args.database_url else "sqlite",
+        "cpus": os.cpu_count(),
+        "duration_s": args.duration,
+        "argon2id_raw_per_s": round(raw, 1),
+        "login_per_s": round(login, 1),
+        "login_overhead": round(overhead, 4),
+        "login_errors": login_errors,
+        "refresh_per_s": round(refresh, 1),
+        "refresh_errors": refresh_errors,
+        "targets": {
+            "login_overhead_max": 0.10,
+            "refresh_min_per_s": 2000,
+            "login_overhead_met": overhead <= 0.10,
+            "refresh_met": refresh >= 2000,
+        },
+    }
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per row")
+    parser.add_argument("--concurrency", type=int, default=32, help="refresh connections")
+    parser.add_argument("--login-concurrency", type=int, default=8, help="login connections")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve, args.port)
+        return
+    report = asyncio.run(_run(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    rows = [
+        ("argon2id raw (verify/s)", f"{report['argon2id_raw_per_s']:,.1f}", ""),
+        (
+            "login (req/s)",
+            f"{report['login_per_s']:,.1f}",
+            f"overhead {report['login_overhead']:.1%} (target <= 10%)",
+        ),
+        ("refresh grant (req/s)", f"{report['refresh_per_s']:,.1f}", "target >= 2,000/s"),
+    ]
+    print(
+        f"jwtgate auth benchmark ({report['database']}, {report['cpus']} CPUs, "
+        f"{report['duration_s']:g} s per row)"
+    )
+    for name, value, note in rows:
+        print(f"  {name:<26} {value:>12}  {note}")
+    if report["login_errors"] or report["refresh_errors"]:
+        print(f"  errors: login {report['login_errors']}, refresh {report['refresh_errors']}")
+
+
+if __name__ == "__main__":
+    main()

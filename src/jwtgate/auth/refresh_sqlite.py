@@ -1,0 +1,125 @@
+"""The refresh-grant hot path on SQLite: one thread hop, one short transaction per rotation.
+
+Through SQLAlchemy and aiosqlite every statement, fetch and commit is its own
+round trip to a worker thread, which costs more than SQLite itself. This
+rotator runs the whole compare-and-set transaction (``BEGIN IMMEDIATE``, the
+single ``UPDATE ... WHERE state = 'active' RETURNING``, the family and user
+read, the successor ``INSERT``, ``COMMIT``) as one function on a dedicated
+thread with its own ``sqlite3`` connection, with the same SQL semantics as
+the portable path in :mod:`jwtgate.auth.refresh`, so the atomicity argument
+is unchanged: only one caller can move a row out of ``active``. Statements
+are cached by ``sqlite3`` (prepared once per connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from jwtgate.auth.refresh import Family, Rotation
+
+__all__ = ["SqliteRotator"]
+
+_CONSUME = (
+    "UPDATE refresh_tokens SET state = 'consumed', consumed_at = ? "
+    "WHERE token_hash = ? AND state = 'active' AND expires_at > ? AND family_id IN "
+    "(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND expires_at > ?) "
+    "RETURNING family_id"
+)
+_FAMILY_AND_USER = (
+    "SELECT f.id, f.username, f.client_id, f.scope, f.delivery, f.created_at, f.expires_at, "
+    "f.revoked_at, f.reason, u.roles, u.disabled FROM refresh_families f "
+    "LEFT JOIN users u ON u.username = f.username WHERE f.id = ?"
+)
+_INSERT = (
+    "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, state, created_at, "
+    "consumed_at, expires_at) VALUES (?, ?, ?, 'active', ?, NULL, ?)"
+)
+_FIND = (
+    "SELECT t.state, t.consumed_at, f.id, f.username, f.client_id, f.scope, f.delivery, "
+    "f.created_at, f.expires_at, f.revoked_at, f.reason FROM refresh_tokens t "
+    "JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?"
+)
+
+
+def _family(row: tuple[object, ...]) -> Family:
+    return Family(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        int(row[4]),  # type: ignore[call-overload]
+        float(row[5]),  # type: ignore[arg-type]
+        float(row[6]),  # type: ignore[arg-type]
+        None if row[7] is None else float(row[7]),  # type: ignore[arg-type]
+        None if row[8] is None else str(row[8]),
+    )
+
+
+class SqliteRotator:
+    """Runs rotations on one dedicated thread with its own connection."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
+        self._path = path
+        self._timeout = busy_timeout_s
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="jwtgate-refresh")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=64,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = conn
+        return self._conn
+
+    def _rotate(self, digest: str, successor: str, now: float, idle: float) -> Rotation:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            won = conn.execute(_CONSUME, (now, digest, now, now)).fetchone()
+            if won is not None:
+                row = conn.execute(_FAMILY_AND_USER, (won[0],)).fetchone()
+                family = _family(row)
+                expires = min(now + idle, family.expires_at)
+                conn.execute(_INSERT, (successor, family.id, digest, now, expires))
+                conn.execute("COMMIT")
+                roles = None if row[9] is None else str(row[9])
+                return Rotation(True, family, "active", None, expires, roles, bool(row[10]))
+            found = conn.execute(_FIND, (digest,)).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if found is None:
+            return Rotation(False, None, None, None, 0.0, None, False)
+        return Rotation(False, _family(found[2:]), str(found[0]), found[1], 0.0, None, False)
+
+    async def rotate(self, digest: str, successor: str, now: float, idle: float) -> Rotation:
+        """The compare-and-set transaction, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._rotate, digest, successor, now, idle)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def close(self) -> None:
+        """Close the connection (on its own thread) and stop the thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._close)
+        self._pool.shutdown(wait=True)
