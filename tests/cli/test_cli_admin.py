@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 RunCli = Callable[..., Any]
 
@@ -85,3 +89,37 @@ def test_admin_commands_as_real_processes(jwtgate_cli: RunCli) -> None:
     added = jwtgate_cli("users", "add", "erin", "--password-stdin", stdin="erin-long-password\n")
     assert added.rc == 0, added.err
     jwtgate_cli("users", "show", "nobody", "--json").assert_one_line_error(1, "unknown_user")
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("answers", "rc"),
+    [(["prompted-pass-1", "prompted-pass-1"], 0), (["prompted-pass-1", "different-pass"], 2)],
+)
+def test_users_add_prompts_twice_in_a_terminal(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answers: list[str],
+    rc: int,
+) -> None:
+    from jwtgate.cli.main import main
+
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return answers[len(prompts) - 1]
+
+    monkeypatch.setattr("sys.stdin", _Tty())
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert main(["users", "add", "frank", "--data-dir", str(tmp_path)]) == rc
+    captured = capsys.readouterr()
+    assert prompts == ["password: ", "password (again): "]
+    assert "prompted-pass" not in captured.out + captured.err  # never echoed
+    if rc == 2:
+        assert "the two passwords differ" in captured.err

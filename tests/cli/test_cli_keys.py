@@ -84,3 +84,12 @@ def test_keys_errors_are_one_line(jwtgate_cli: RunCli, inproc_cli: RunCli) -> No
     json_err = jwtgate_cli("keys", "export", "--kid", "nope", "--private", "--json")
     assert json_err.rc == 1
     assert '"error": "not_found"' in json_err.err
+
+
+def test_rsa_generation_shows_progress(inproc_cli: RunCli, tmp_path: Path) -> None:
+    config = tmp_path / "rsa.yaml"
+    config.write_text("tokens: {algorithm: RS256, rsa_bits: 2048}\n")
+    made = inproc_cli("keys", "generate", "--config", str(config), "--json")
+    assert made.rc == 0, made.err
+    assert "generating an RSA-2048 key for RS256" in made.err  # long operation: progress on stderr
+    assert made.json()["keys"][0]["alg"] == "RS256"
