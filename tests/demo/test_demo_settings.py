@@ -90,3 +90,19 @@ async def test_component_factory(tmp_path: Path) -> None:
             await build_components(runtime, frozenset({"echo", "mystery"}))
     finally:
         await runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+    ],  # noqa: S104
+)
+def test_non_loopback_demo_is_flagged(host: str, loopback: bool) -> None:
+    from jwtgate.demo.run import _is_loopback
+
+    assert _is_loopback(host) is loopback

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,15 @@ def prepare_data_dir(data_dir: Path) -> bool:
     if not ignore.exists():
         ignore.write_text("# jwtgate demo data: keys and database, never commit\n*\n")
     return first
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _announce(out: TextIO, message: str) -> None:
@@ -86,6 +96,12 @@ def run_demo(
 
     out = out or sys.stdout
     err = err or sys.stderr
+    if not _is_loopback(host):
+        _announce(
+            err,
+            f"WARNING: --host {host} exposes the DEMO-ONLY users (public passwords) and "
+            "non-Secure cookies beyond this machine; use 127.0.0.1 unless you mean it",
+        )
     data_dir = data_dir.resolve()
     prepare_data_dir(data_dir)
     config = demo_config(host, port, data_dir)
