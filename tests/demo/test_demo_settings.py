@@ -100,7 +100,7 @@ async def test_component_factory(tmp_path: Path) -> None:
         ("localhost", True),
         ("0.0.0.0", False),
         ("10.1.2.3", False),
-    ],  # noqa: S104
+    ],
 )
 def test_non_loopback_demo_is_flagged(host: str, loopback: bool) -> None:
     from jwtgate.demo.run import _is_loopback
