@@ -189,3 +189,23 @@ async def test_head_requests(upstream: Any, gw_config: Any, gateway: Any, http: 
     assert length is not None
     assert int(length) > 0
     assert body == b""
+
+
+async def test_server_writes_with_expect_continue_and_bodyless_heads(
+    upstream: Any, gw_config: Any, gateway: Any, http: Any
+) -> None:
+    async with gateway(gw_config([_route(upstream.url)])) as base:
+        # Interim 100 Continue (RFC 9110 section 10.1.1) is never held back.
+        async with http.post(f"{base}/x", data=b"z" * 5000, expect100=True) as resp:
+            posted = (resp.status, (await resp.json())["body_len"])
+        # A HEAD response has no body write at all: its head is still sent.
+        async with http.head(f"{base}/healthz") as resp:
+            head = (resp.status, await resp.read())
+        # A keep-alive connection serves several coalesced responses in a row.
+        statuses = []
+        for _ in range(3):
+            async with http.get(f"{base}/healthz") as resp:
+                statuses.append((resp.status, await resp.json()))
+    assert posted == (200, 5000)
+    assert head == (200, b"")
+    assert statuses == [(200, {"status": "ok"})] * 3

@@ -29,6 +29,7 @@ from jwtgate.config.gateway import ListenerSettings
 from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.gateway.app import AdminApp, GatewayApp
 from jwtgate.gateway.compile import compile_gateway
+from jwtgate.gateway.httpserver import CoalescingHttpToolsProtocol
 from jwtgate.gateway.proxy import ASGIApp
 from jwtgate.gateway.state import build_policy, build_resources
 from jwtgate.runtime import ComponentFactory, Runtime, build_runtime
@@ -77,7 +78,7 @@ def _uvicorn_config(
         headers.append(("strict-transport-security", value))
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         ws="none",
         lifespan="off",
         log_config=None,
