@@ -8,11 +8,14 @@ A pure-ASGI guard turns any unexpected exception into a bare 500
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -77,12 +80,32 @@ async def _validation_error(_request: Request, _exc: Exception) -> Response:
     return error_response("invalid_request", "the request is invalid", 400)
 
 
-class _Guard:
-    """Catch-all: an unexpected exception becomes a detail-free 500, and is logged."""
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-    def __init__(self, app: ASGIApp, counter: ErrorCounter) -> None:
+
+class _Guard:
+    """Catch-all: an unexpected exception becomes a detail-free 500, and is logged.
+
+    It also dispatches the two hot endpoints (``POST /token`` and ``/login``)
+    straight to their handlers, skipping FastAPI's per-request routing and
+    dependency resolution (they take the raw ``Request`` and parse the body
+    themselves); errors are rendered by the same handler as everywhere else.
+    """
+
+    def __init__(
+        self, app: ASGIApp, counter: ErrorCounter, fast: dict[str, Endpoint] | None = None
+    ) -> None:
         self._app = app
         self._counter = counter
+        self._fast = fast or {}
+
+    async def _direct(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except JwtGateError as exc:
+            response = await _jwtgate_error(request, exc)
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,8 +119,12 @@ class _Guard:
                 started = True
             await send(message)
 
+        endpoint = self._fast.get(scope["path"]) if scope["method"] == "POST" else None
         try:
-            await self._app(scope, receive, tracking_send)
+            if endpoint is not None:
+                await self._direct(endpoint, scope, receive, tracking_send)
+            else:
+                await self._app(scope, receive, tracking_send)
         except Exception:
             self._counter.count += 1
             _log.exception("unexpected error in the auth server")
@@ -109,6 +136,10 @@ class _Guard:
 def create_app(ctx: RouteContext, counter: ErrorCounter) -> FastAPI:
     """Build the auth application with every path under ``auth.mount_path``."""
     mount = ctx.config.auth.mount_path
+    extra: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        # Newer FastAPI checks for OpenTelemetry on every request; we export none.
+        extra["telemetry"] = {"tracing": False, "metrics": False, "logs": False}
     app = FastAPI(
         title="jwtgate auth server",
         version="1",
@@ -117,6 +148,7 @@ def create_app(ctx: RouteContext, counter: ErrorCounter) -> FastAPI:
         openapi_url=f"{mount}/openapi.json",
         docs_url=None,  # the default Swagger UI loads from a CDN; /docs is self-contained
         redoc_url=None,
+        **extra,
     )
     app.include_router(token_router(ctx), prefix=mount)
     app.include_router(meta_router(ctx), prefix=mount)
@@ -127,5 +159,11 @@ def create_app(ctx: RouteContext, counter: ErrorCounter) -> FastAPI:
     }
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)
-    app.add_middleware(_Guard, counter=counter)
+    hot = {f"{mount}/token", f"{mount}/login"}
+    fast = {
+        route.path: route.endpoint
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path in hot
+    }
+    app.add_middleware(_Guard, counter=counter, fast=fast)
     return app
