@@ -233,6 +233,7 @@ async def test_cors_preflight_and_response(
         "upstream": upstream.url,
         "cors": {"allow_origins": ["https://app.example"], "allow_credentials": True},
     }
+    route["match"] = {"prefix": "/api", "methods": ["GET", "POST"]}
     origin = {"Origin": "https://app.example"}
     async with gateway(gw_config([route])) as base:
         pre, pre_h, _ = await _get(
@@ -241,10 +242,12 @@ async def test_cors_preflight_and_response(
             method="OPTIONS",
             headers={**origin, "Access-Control-Request-Method": "POST"},
         )
+        plain_options, _, _ = await _get(http, f"{base}/api/x", method="OPTIONS", headers=origin)
         status, headers, _ = await _get(http, f"{base}/api/x", mint("a"), headers=origin)
         _, evil_h, _ = await _get(
             http, f"{base}/api/x", mint("a"), headers={"Origin": "https://evil.example"}
         )
+    assert plain_options == 405  # not a preflight, and OPTIONS is not a route method
     assert pre == 204
     assert pre_h["Access-Control-Allow-Origin"] == "https://app.example"
     assert "POST" in pre_h["Access-Control-Allow-Methods"]

@@ -27,6 +27,7 @@ from jwtgate.gateway.errors import (
     BodyTooLarge,
     CsrfFailed,
     InsufficientScope,
+    MethodNotAllowed,
     MissingToken,
     render_error,
 )
@@ -259,6 +260,8 @@ async def _run(
         await _send_simple(send, 204, preflight_headers(route.cors, inbound.origin), b"")
         out.status = 204
         return
+    if route.methods is not None and method not in route.methods:
+        raise MethodNotAllowed(route.methods)  # an OPTIONS that was not a preflight
     if inbound.content_length is not None and inbound.content_length > route.max_body_bytes:
         raise BodyTooLarge()
     if route.auth == "public":

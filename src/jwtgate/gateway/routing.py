@@ -50,6 +50,8 @@ def select_route(
             if host_name != route.host:
                 continue
         if route.methods is not None and method not in route.methods:
+            if method == "OPTIONS" and route.cors is not None:
+                return route  # a CORS preflight for this route (Fetch standard 4.8)
             allowed.update(route.methods)
             continue
         return route
