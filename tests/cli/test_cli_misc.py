@@ -67,6 +67,9 @@ def test_version(plain_cli: RunCli) -> None:
 def test_usage_errors_are_one_line(plain_cli: RunCli, inproc_cli: RunCli) -> None:
     plain_cli("frobnicate").assert_one_line_error(2, "usage_error")
     inproc_cli("keys", "list", "--bogus").assert_one_line_error(2, "usage_error")
+    as_json = inproc_cli("revoke", "--json")
+    assert as_json.rc == 2
+    assert json.loads(as_json.err)["error"] == "usage_error"
     bare = inproc_cli("keys")  # a group alone prints its help and exits 2
     assert bare.rc == 2
     assert "generate" in bare.err

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from jwtgate.cli.context import CliContext
 from jwtgate.cli.errors import UsageError
-from jwtgate.cli.parser import build_parser
+from jwtgate.cli.parser import JwtGateArgumentParser, build_parser
 from jwtgate.errors import JwtGateError
 
 __all__ = ["main"]
@@ -36,6 +36,8 @@ def _report(ctx: CliContext, code: str, description: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jwtgate`` command line and return its exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    JwtGateArgumentParser.json_errors = "--json" in argv
     args = parser.parse_args(argv)
     ctx = CliContext(args)
     handler = getattr(args, "handler", None)

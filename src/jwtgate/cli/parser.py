@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
-from typing import NoReturn, TypeAlias
+from typing import ClassVar, NoReturn, TypeAlias
 
 from jwtgate import __version__
 from jwtgate.cli.context import CliContext, add_common_options
@@ -33,9 +34,15 @@ class JwtGateArgumentParser(argparse.ArgumentParser):
     match in scripts.
     """
 
+    json_errors: ClassVar[bool] = False
+    """Set by ``main`` when ``--json`` is on the command line: usage errors as JSON too."""
+
     def error(self, message: str) -> NoReturn:
         """Print ``<prog>: error: usage_error: <message> (see --help)`` and exit 2."""
-        self.exit(2, f"{self.prog}: error: usage_error: {message} (see '{self.prog} --help')\n")
+        hint = f"{message} (see '{self.prog} --help')"
+        if self.json_errors:
+            self.exit(2, json.dumps({"error": "usage_error", "error_description": hint}) + "\n")
+        self.exit(2, f"{self.prog}: error: usage_error: {hint}\n")
 
 
 def add_command(
