@@ -295,7 +295,12 @@ async def test_jwks_url_rotation_picked_up_without_failed_request(
             "jwks_cooldown": 0,
         }
         route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
-        gateway = {"listeners": [{"port": port}], "admin_listener": None, "issuers": [issuer]}
+        admin = _port()
+        gateway = {
+            "listeners": [{"port": port}],
+            "admin_listener": {"port": admin},
+            "issuers": [issuer],
+        }
         _write_config(config, data_dir, {**gateway, "routes": [route]})
         with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
             await _wait_ready(gw)
@@ -307,7 +312,10 @@ async def test_jwks_url_rotation_picked_up_without_failed_request(
                     headers = {"Authorization": f"Bearer {minter.mint('a').token}"}
                     async with http.get(f"{gw.base}/api/x", headers=headers) as resp:
                         statuses.append(resp.status)
+                async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
+                    metrics = await resp.text()
     assert statuses == [200] * 6
+    assert 'jwtgate_jwks_fetch_total{result="updated"} 2.0' in metrics
     assert len(fetches) >= 2  # the start-up fetch and the refetch for the new kid
     assert json.dumps(ring.jwks()).count('"kid"') == 2
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from jwtgate.clock import Clock
 from jwtgate.errors import ConfigError, UnknownKeyId
@@ -40,6 +40,7 @@ class Authenticator:
         clock: Clock,
         cache_size: int,
         max_token_bytes: int,
+        on_jwks_fetch: Callable[[str], None] | None = None,
     ) -> None:
         self.remote: dict[str, RemoteJwksSource] = {}
         self.files: dict[str, JwksFileSource] = {}
@@ -52,7 +53,11 @@ class Authenticator:
                 source = keyring
             elif spec.jwks_url is not None:
                 remote = RemoteJwksSource(
-                    spec.jwks_url, ttl=spec.jwks_ttl, cooldown=spec.jwks_cooldown, clock=clock
+                    spec.jwks_url,
+                    ttl=spec.jwks_ttl,
+                    cooldown=spec.jwks_cooldown,
+                    clock=clock,
+                    on_fetch=on_jwks_fetch,
                 )
                 self.remote[spec.issuer] = remote
                 source = remote

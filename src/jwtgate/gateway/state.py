@@ -59,7 +59,9 @@ class Policy:
         await self.auth.close()
 
 
-async def build_policy(config: JwtGateConfig, runtime: Runtime) -> Policy:
+async def build_policy(
+    config: JwtGateConfig, runtime: Runtime, metrics: GatewayMetrics | None = None
+) -> Policy:
     """Compile ``config`` and start its key sources (raises ConfigError)."""
     compiled = compile_gateway(config)
     missing = compiled.internal_names - set(runtime.components)
@@ -74,6 +76,7 @@ async def build_policy(config: JwtGateConfig, runtime: Runtime) -> Policy:
         clock=runtime.clock,
         cache_size=config.tokens.cache_size,
         max_token_bytes=config.tokens.max_token_bytes,
+        on_jwks_fetch=metrics.jwks_fetch if metrics is not None else None,
     )
     await auth.start()
     return Policy(config, compiled, auth, [0] * len(compiled.routes))

@@ -139,7 +139,7 @@ async def _reload(app: GatewayApp, runtime: Runtime) -> None:
         config = load_config(path)
         if not config.data_dir.is_absolute():
             config = config.model_copy(update={"data_dir": runtime.config.data_dir})
-        policy = await build_policy(config, runtime)
+        policy = await build_policy(config, runtime, app.resources.metrics)
     except JwtGateError as exc:
         _log.error("reload rejected, keeping the running configuration: %s", exc.description)
         return
@@ -183,7 +183,7 @@ async def serve_async(
             for component in runtime.components.values():
                 await component.start()
         resources = await build_resources(runtime)
-        app = GatewayApp(await build_policy(config, runtime), resources)
+        app = GatewayApp(await build_policy(config, runtime, resources.metrics), resources)
         drain = config.gateway.drain_seconds
         servers = [
             (_Server(_uvicorn_config(app, drain, li)), sock)
