@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jwtgate.cli.admin_access import add_password_options, read_password, record, with_admin
 from jwtgate.cli.context import CliContext, table
 from jwtgate.cli.errors import NotFound
-from jwtgate.cli.parser import JwtGateArgumentParser, Subparsers, add_command, add_group
+from jwtgate.cli.parser import (
+    Handler,
+    JwtGateArgumentParser,
+    Subparsers,
+    add_command,
+    add_group,
+)
 
 __all__ = ["parse_roles", "register"]
 
@@ -21,12 +25,6 @@ def parse_roles(values: list[str] | None) -> tuple[str, ...]:
             if role and role not in out:
                 out.append(role)
     return tuple(out)
-
-
-def _user_line(user: dict[str, Any]) -> str:
-    roles = ",".join(user.get("roles") or ()) or "-"
-    state = "disabled" if user.get("disabled") or user.get("enabled") is False else "enabled"
-    return f"{user.get('username')}  roles={roles}  {state}"
 
 
 def _add(ctx: CliContext) -> int:
@@ -61,7 +59,7 @@ def _show(ctx: CliContext) -> int:
     return 0
 
 
-def _simple(method: str, done: str) -> Any:
+def _simple(method: str, done: str) -> Handler:
     def handler(ctx: CliContext) -> int:
         with_admin(ctx, lambda a: getattr(a, method)(ctx.args.username))
         ctx.emit({"username": ctx.args.username, "result": done}, f"{ctx.args.username}: {done}")
