@@ -121,3 +121,14 @@ async def test_insecure_demo_mode_drops_the_host_prefix(make_harness: Any) -> No
     assert "httponly" in cookies["jwtgate-refresh"]["flags"]
     opted_out = await h.login(cookie=False)
     assert "refresh_token" in opted_out.json()
+
+
+async def test_expired_access_cookie_still_logs_out(harness: Any) -> None:
+    login = await harness.login(cookie=True, access_cookie=True)
+    csrf = login.json()["csrf_token"]
+    refresh = login.cookies["__Host-jwtgate-refresh"]
+    harness.clock.advance(harness.config.tokens.access_ttl + 120)  # access cookie expired
+    r = await harness.client.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200
+    family = await harness.server.core.refresh.lookup(refresh, harness.clock())
+    assert family is None  # the refresh family was revoked

@@ -18,6 +18,7 @@ from jwtgate.auth.service import (
     DELIVERY_REFRESH_COOKIE,
     Issued,
 )
+from jwtgate.errors import TokenError
 
 __all__ = ["token_router"]
 
@@ -122,11 +123,18 @@ def token_router(ctx: RouteContext) -> APIRouter:
     @router.post("/logout", summary="Revoke this session")
     async def logout(request: Request) -> Response:
         """Revoke the caller's access token (``jti``) and its refresh family (``sid``)."""
-        verified = ctx.caller(request, unsafe=True)
+        refresh = ctx.cookies.refresh_cookie(request)
+        try:
+            verified = ctx.caller(request, unsafe=True)
+        except TokenError:
+            # An expired access cookie must not keep a browser from logging out:
+            # fall back to the refresh cookie (still CSRF-checked below).
+            if refresh is None or ctx.cookies.access_cookie(request) is None:
+                raise
+            verified = None
         if verified is not None:
             await ctx.service.logout(verified)
         else:
-            refresh = ctx.cookies.refresh_cookie(request)
             if refresh is None:
                 raise BearerRequired()
             ctx.cookies.require_csrf_cookie_match(request)

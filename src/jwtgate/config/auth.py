@@ -74,7 +74,13 @@ class AuthSettings(Section):
     password_grant: bool = Field(default=False, description="RFC 6749 4.3; off per RFC 9700 2.4")
     refresh_idle_timeout: int = Field(default=7 * 86400, gt=0, description="s")
     refresh_absolute_lifetime: int = Field(default=30 * 86400, gt=0, description="s")
-    refresh_grace_seconds: float = Field(default=0.0, ge=0.0, le=60.0)
+    refresh_grace_seconds: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=60.0,
+        description="a consumed refresh token presented again within this window gets "
+        "invalid_grant without revoking its family (never a second successor); 0 = off",
+    )
     revocation_poll_interval: float = Field(default=2.0, gt=0.0, le=3600.0)
     max_body_bytes: int = Field(default=16384, ge=1024, le=1_048_576)
     trust_forwarded_for: bool = Field(
