@@ -7,6 +7,7 @@ promise "ready-to-paste curl commands" is checked end to end over HTTP.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -166,6 +167,11 @@ def run_flow(lines: list[str], client: httpx.Client) -> list[tuple[str, int, int
     return checked
 
 
+def _kid(token: str) -> str:
+    header = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jwtgate", *args],
@@ -233,6 +239,33 @@ def test_printed_curl_flow_runs(demo_factory: list[Demo], tmp_path: Path, unused
             if status == 200:
                 time.sleep(0.2)  # cross-process: the auth server polls the revocation table
         assert status == 401
+
+        # Key rotation from the CLI while the demo runs: new logins get the new kid,
+        # tokens signed by the previous key keep working (it is verify-only now).
+        old = client.post(
+            f"{demo.base}/auth/login", json={"username": "alice", "password": "alice-in-wonderland"}
+        ).json()["access_token"]
+        rotated = _cli("--config", config, "keys", "rotate", "--json")
+        assert rotated.returncode == 0, rotated.stderr
+        new_kid = json.loads(rotated.stdout)["active"]
+        deadline = time.monotonic() + 15
+        kid = None
+        while kid != new_kid and time.monotonic() < deadline:
+            fresh = client.post(
+                f"{demo.base}/auth/login", json={"username": "bob", "password": "bob-the-builder"}
+            ).json()["access_token"]
+            kid = _kid(fresh)
+            if kid != new_kid:
+                time.sleep(0.2)  # cross-process: the auth server reloads the keyring
+        assert kid == new_kid
+        for token in (old, fresh):
+            response = client.get(
+                f"{demo.base}/api/echo/x", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 200
+        keys = client.get(f"{demo.base}/console/keys.json").json()
+        assert keys["active_kid"] == new_kid
+        assert sorted(k["state"] for k in keys["keys"]) == ["active", "verify-only"]
 
     assert demo.stop() == 0  # Ctrl-C stops cleanly
     assert (data_dir / "demo.yaml").is_file()
