@@ -35,12 +35,14 @@ def register(sub: Subparsers) -> None:
         description="Run the whole system in the foreground on one port: the auth server "
         "at /auth, the echo upstream at /api/echo (any valid token), /api/admin (role "
         "admin) and /api/public (no token), the browser console at /, and /healthz.\n\n"
-        "The first start generates keys, a SQLite database and the DEMO-ONLY users\n"
+        "The first start generates keys, a SQLite database and the DEMO-ONLY users:\n\n"
         "  alice / alice-in-wonderland (roles admin, user)\n"
-        "  bob   / bob-the-builder     (role user)\n"
-        "in the data directory (default ./.jwtgate-demo, kept apart from ./.jwtgate so the\n"
-        "public demo passwords never reach a real store); later starts reuse them.\n"
-        "Cookies are sent without Secure because the demo is plain HTTP on loopback.\n"
+        "  bob   / bob-the-builder     (role user)\n\n"
+        "They live in the data directory (--data-dir, default ./.jwtgate-demo, kept apart "
+        "from ./.jwtgate so the public demo passwords never reach a real store); later "
+        "starts reuse them. The demo does not take --config: it writes its configuration "
+        "to DATA_DIR/demo.yaml for other commands to use. Cookies are sent without Secure "
+        "(and without the __Host- prefix) because the demo is plain HTTP on loopback. "
         "Ctrl-C stops it.",
         handler=_demo,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections.abc import Callable
 from typing import ClassVar, NoReturn, TypeAlias
 
@@ -45,6 +46,20 @@ class JwtGateArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: usage_error: {hint}\n")
 
 
+def _wrap(text: str | None) -> str | None:
+    """Fill prose paragraphs to 79 columns; keep indented (pre-formatted) lines as written."""
+    if text is None:
+        return None
+    out = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.split("\n")
+        if any(line.startswith(" ") for line in lines):
+            out.append(paragraph)
+        else:
+            out.append(textwrap.fill(" ".join(lines), width=79))
+    return "\n\n".join(out)
+
+
 def add_command(
     subparsers: Subparsers,
     name: str,
@@ -58,8 +73,8 @@ def add_command(
     parser = subparsers.add_parser(
         name,
         help=help,
-        description=description or help,
-        epilog=epilog,
+        description=_wrap(description or help),
+        epilog=_wrap(epilog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_options(parser)
