@@ -114,8 +114,15 @@ def build_parser() -> JwtGateArgumentParser:
     parser = JwtGateArgumentParser(
         prog="jwtgate",
         description="jwtgate: JWT auth server, API gateway and tooling for JWT-secured APIs.",
-        epilog="Run 'jwtgate COMMAND --help' for the options of a command. "
-        "Exit status: 0 success, 1 operational error, 2 usage error.",
+        epilog="examples:\n"
+        "  jwtgate demo                               # everything on http://127.0.0.1:8080\n"
+        "  jwtgate keys generate\n"
+        "  jwtgate token issue --sub alice --role admin --ttl 300\n"
+        "  jwtgate config check gateway.yaml\n"
+        "  jwtgate serve --config gateway.yaml\n\n"
+        "Run 'jwtgate COMMAND --help' for the options of a command. Exit status: 0 "
+        "success,\n1 operational error (one line with a stable error code), 2 usage error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jwtgate {__version__}")
     add_common_options(parser)
