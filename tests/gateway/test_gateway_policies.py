@@ -441,3 +441,34 @@ async def test_internal_upstream_body_limit(gw_config: Any, gateway: Any, http: 
         big, _, body = await _get(http, f"{base}/x", method="POST", data=chunks())
     assert (small, size) == (200, 1000)
     assert (big, body["error"]) == (413, "body_too_large")
+
+
+@pytest.mark.redis
+async def test_shared_rate_limit_in_redis(
+    upstream: Any,
+    gw_config: Any,
+    gateway: Any,
+    http: Any,
+    mint: Any,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    from jwtgate.config import JwtGateConfig
+
+    route = {
+        "name": "api",
+        "match": {"prefix": "/api"},
+        "upstream": upstream.url,
+        "rate_limit": {"key": "subject", "rate": 0.01, "burst": 2},
+    }
+    data = gw_config([route], rate_limit_backend="redis").model_dump(mode="json")
+    config = JwtGateConfig.model_validate(
+        {**data, "redis": {"url": redis_url, "prefix": redis_prefix}}
+    )
+    token = mint("alice")
+    # Two gateways (think: two workers or hosts) share one bucket per subject.
+    async with gateway(config) as first, gateway(config) as second:
+        statuses = [
+            (await _get(http, f"{base}/api/x", token))[0] for base in (first, second, first)
+        ]
+    assert statuses == [200, 200, 429]
