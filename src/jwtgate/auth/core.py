@@ -68,6 +68,7 @@ class AuthCore:
         if self._fast is not None:
             await self._fast.close()
         await self.engine.dispose()
+        self.passwords.close()
         self.audit.close()
 
     async def revoke_family(self, family_id: str, reason: str) -> bool:
