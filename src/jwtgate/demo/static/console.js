@@ -16,6 +16,7 @@
   let accessToken = null;
   let csrfToken = null;
   let liveTimer = null;
+  let signedIn = false; // the live panel polls only while someone is signed in
 
   const $ = (id) => document.getElementById(id);
   const pretty = (value) => JSON.stringify(value, null, 2);
@@ -106,6 +107,7 @@
         $("claims").textContent = "(no valid session: " + r.status + ")";
       }
     }
+    signedIn = Boolean(claims);
     if (claims) {
       $("who").textContent = String(claims.sub ?? "?");
       $("roles").textContent = Array.isArray(claims.roles) ? claims.roles.join(", ") : "-";
@@ -115,6 +117,7 @@
   function clearSession(label) {
     accessToken = null;
     csrfToken = null;
+    signedIn = false;
     $("who").textContent = "nobody";
     $("roles").textContent = "-";
     $("mode").textContent = "";
@@ -161,6 +164,7 @@
     // The access token is now revoked at the gateway; keep it for one more call so the
     // 401 is visible, but show that the session ended.
     if (r.status < 300) {
+      signedIn = false;
       $("who").textContent = "nobody (logged out)";
       $("roles").textContent = "-";
       $("claims").textContent = "(logged out; the access token is revoked)";
@@ -210,6 +214,7 @@
   }
 
   async function refreshLive() {
+    if (!signedIn) return;
     const audit = await call("GET", "/auth/admin/audit?limit=15");
     const body = $("audit").querySelector("tbody");
     body.replaceChildren();
