@@ -163,6 +163,9 @@ def test_alice_admin_200_cookies_csrf_and_logout_401(browser: Any, demo_url: str
 
         page.click("#btn-refresh")
         expect(page.locator("#message")).to_have_text("refreshed")
+        # A reload keeps the cookie session; the page asks /auth/me who is signed in.
+        page.reload()
+        expect(page.locator("#who")).to_have_text("alice")
         page.screenshot(path=str(SCREENSHOTS / "console-alice.png"), full_page=True)
 
         page.click("#btn-logout")
