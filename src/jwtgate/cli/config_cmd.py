@@ -27,6 +27,14 @@ def _check(ctx: CliContext) -> int:
     return 0
 
 
+def _reference(ctx: CliContext) -> int:
+    from jwtgate.config.reference import render_reference
+
+    text = render_reference()
+    ctx.emit({"markdown": text}, text.rstrip("\n"))
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     """Add the ``config`` command group."""
     group = add_group(sub, "config", help="work with configuration files")
@@ -39,3 +47,12 @@ def register(sub: Subparsers) -> None:
         handler=_check,
     )
     check.add_argument("file", type=Path, metavar="FILE", help="the YAML configuration")
+    add_command(
+        group,
+        "reference",
+        help="print the configuration reference (every field, type and default) as Markdown",
+        description="Print the reference of every configuration field with its type, "
+        "default and meaning, generated from the configuration models (the same text "
+        "as docs/configuration.md).",
+        handler=_reference,
+    )

@@ -1,0 +1,30 @@
+"""docs/configuration.md is the generated reference, and it covers every field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from jwtgate.config import JwtGateConfig, TokenSettings
+from jwtgate.config.reference import render_reference
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_docs_match_the_models() -> None:
+    # Regenerate with: jwtgate config reference > docs/configuration.md
+    assert DOC.read_text(encoding="utf-8") == render_reference()
+
+
+def _leaf_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}" for name in model.model_fields]
+
+
+def test_every_top_level_and_token_field_is_listed() -> None:
+    text = render_reference()
+    for path in _leaf_paths(JwtGateConfig):
+        assert f"| `{path}` |" in text
+    for name in TokenSettings.model_fields:
+        assert f"| `tokens.{name}` |" in text
+    assert "| `gateway.routes[].require.scopes.any_of` |" in text
