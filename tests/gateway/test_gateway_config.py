@@ -190,3 +190,51 @@ def test_compiled_route_prefix_semantics() -> None:
     ]
     assert [b.matches_path(p) for p in ("/files/", "/files/x", "/files")] == [True, True, False]
     assert [c.matches_path(p) for p in ("/exact", "/exact/", "/exactly")] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("routes", "shadowed"),
+    [
+        (
+            "{name: a, match: {prefix: /}, upstream: 'http://h'},"
+            " {name: b, match: {prefix: /admin}, upstream: 'http://h'}",
+            1,
+        ),
+        (
+            "{name: a, match: {prefix: /api}, upstream: 'http://h'},"
+            " {name: b, match: {path: /api/admin}, upstream: 'http://h'}",
+            1,
+        ),
+        (
+            "{name: a, match: {prefix: /api, methods: [GET, POST]}, upstream: 'http://h'},"
+            " {name: b, match: {prefix: /api/x, methods: [GET]}, upstream: 'http://h'}",
+            1,
+        ),
+        (
+            "{name: a, match: {path: /x}, upstream: 'http://h'},"
+            " {name: b, match: {path: /x}, upstream: 'http://h'}",
+            1,
+        ),
+    ],
+)
+def test_unreachable_routes_are_refused(routes: str, shadowed: int) -> None:
+    config = load_config_text(f"gateway: {{routes: [{routes}]}}")
+    with pytest.raises(ConfigError, match=rf"gateway\.routes\[{shadowed}\]: unreachable"):
+        compile_gateway(config)
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [
+        "{name: a, match: {prefix: /api/admin}, upstream: 'http://h'},"
+        " {name: b, match: {prefix: /api}, upstream: 'http://h'}",
+        "{name: a, match: {prefix: /api, host: a.example}, upstream: 'http://h'},"
+        " {name: b, match: {prefix: /api}, upstream: 'http://h'}",
+        "{name: a, match: {prefix: /api, methods: [GET]}, upstream: 'http://h'},"
+        " {name: b, match: {prefix: /api}, upstream: 'http://h'}",
+        "{name: a, match: {prefix: /api}, upstream: 'http://h'},"
+        " {name: b, match: {prefix: /apix}, upstream: 'http://h'}",
+    ],
+)
+def test_reachable_route_orders_are_accepted(routes: str) -> None:
+    compile_gateway(load_config_text(f"gateway: {{routes: [{routes}]}}"))

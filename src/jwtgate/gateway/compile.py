@@ -235,6 +235,18 @@ def _route(index: int, r: RouteSettings, cookie_default: str) -> CompiledRoute:
     )
 
 
+def _shadows(first: CompiledRoute, later: CompiledRoute) -> bool:
+    """True if ``first`` takes every request ``later`` could match (first match wins)."""
+    if first.host is not None and first.host != later.host:
+        return False
+    if first.methods is not None and (later.methods is None or not later.methods <= first.methods):
+        return False
+    if first.exact is not None:
+        return later.exact == first.exact
+    # A prefix match on ``later``'s path or prefix covers everything below it too.
+    return first.matches_path(later.exact if later.exact is not None else later.prefix or "/")
+
+
 def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
     """Validate cross-section rules and build the immutable gateway tables.
 
@@ -246,6 +258,15 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
     # so a plain-HTTP deployment must use the unprefixed name.
     cookie_default = cookie_names(secure).access
     routes = tuple(_route(i, r, cookie_default) for i, r in enumerate(g.routes))
+    for i, later in enumerate(routes):
+        for first in routes[:i]:
+            if _shadows(first, later):
+                # An unreachable route is always a mistake, and often a security
+                # one: its stricter policy silently never applies.
+                raise ConfigError(
+                    f"gateway.routes[{i}]: unreachable, every request it matches is taken "
+                    f"by routes[{first.index}] ({first.name}) first"
+                )
     for route in routes:
         if route.internal == "stats" and route.auth == "public":
             # Counters are harmless but reveal traffic; demand a token.
