@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jwtgate.config import load_config_text
 from jwtgate.errors import BadSignature, TokenRevoked
@@ -25,7 +28,7 @@ from jwtgate.gateway.errors import (
 )
 from jwtgate.gateway.extract import extract
 from jwtgate.gateway.forward import client_address, identity_headers, request_id
-from jwtgate.gateway.headers import sanitize
+from jwtgate.gateway.headers import HOP_BY_HOP, sanitize
 from jwtgate.gateway.routing import select_route
 from jwtgate.jose import VerifiedToken
 
@@ -296,3 +299,54 @@ def test_render_error_quotes_are_never_raw() -> None:
     assert challenge.count(b'"') == 6
     assert b"\\" not in challenge
     assert b"\r" not in challenge
+
+
+# ---------------------------------------------------------------- properties
+
+
+_NAMES = st.sampled_from(
+    [
+        b"x-user-id",
+        b"x-auth-z",
+        b"x-user-",
+        b"connection",
+        b"te",
+        b"upgrade",
+        b"x-token-id",
+        b"accept",
+        b"x-ok",
+        b"authorization",
+        b"cookie",
+        b"keep-alive",
+        b"x-forwarded-for",
+    ]
+) | st.binary(min_size=1, max_size=12).map(bytes.lower)
+_VALUES = st.binary(max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=12))
+def test_sanitize_never_forwards_identity_or_hop_by_hop(raw: list[tuple[bytes, bytes]]) -> None:
+    strip = compile_gateway(load_config_text("")).strip_exact
+    try:
+        out = sanitize(raw, strip, 1 << 20)
+    except BadRequest:
+        return
+    for name, _ in out.headers:
+        assert not name.startswith((b"x-user-", b"x-auth-"))
+        assert name not in strip
+        assert name not in HOP_BY_HOP
+        assert name not in (b"authorization", b"host", b"cookie", b"content-length")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=60))
+def test_extract_accepts_only_b64token_syntax(value: bytes) -> None:
+    inbound = sanitize([(b"authorization", value)], frozenset(), 16384)
+    try:
+        token = extract(ROUTE, inbound, b"").token
+    except InvalidRequest:
+        return
+    if token is not None:
+        assert re.fullmatch(r"[A-Za-z0-9\-._~+/]+=*", token)  # RFC 6750 section 2.1
+        assert value.lower().startswith(b"bearer ")
