@@ -463,3 +463,9 @@ def test_every_auth_error_has_a_stable_code() -> None:
     for cls in walk(AuthError):
         assert cls.code.replace("_", "").isalpha()
         assert 400 <= cls.status < 500
+
+
+def test_hot_endpoints_are_dispatched_directly(sqlite_harness: Any) -> None:
+    """/token and /login skip FastAPI routing (the guard holds their handlers)."""
+    guard = next(m for m in sqlite_harness.server.app.user_middleware if "fast" in m.kwargs)
+    assert set(guard.kwargs["fast"]) == {"/auth/token", "/auth/login"}

@@ -150,7 +150,8 @@ def create_app(ctx: RouteContext, counter: ErrorCounter) -> FastAPI:
         redoc_url=None,
         **extra,
     )
-    app.include_router(token_router(ctx), prefix=mount)
+    tokens = token_router(ctx)
+    app.include_router(tokens, prefix=mount)
     app.include_router(meta_router(ctx), prefix=mount)
     handlers: dict[Any, Any] = {
         JwtGateError: _jwtgate_error,
@@ -159,11 +160,10 @@ def create_app(ctx: RouteContext, counter: ErrorCounter) -> FastAPI:
     }
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)
-    hot = {f"{mount}/token", f"{mount}/login"}
     fast = {
-        route.path: route.endpoint
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path in hot
+        f"{mount}{route.path}": route.endpoint
+        for route in tokens.routes
+        if isinstance(route, APIRoute) and route.path in ("/token", "/login")
     }
     app.add_middleware(_Guard, counter=counter, fast=fast)
     return app

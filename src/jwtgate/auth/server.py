@@ -159,6 +159,9 @@ async def serve_standalone(
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
+                # X-Forwarded-For is honoured by auth.trust_forwarded_for alone.
+                proxy_headers=False,
+                server_header=False,
             )
         )
         serving = asyncio.ensure_future(uv.serve())
