@@ -60,17 +60,19 @@ def _is_loopback(host: str | None) -> bool:
 class HstsSettings(Section):
     """``Strict-Transport-Security`` sent on TLS listeners (RFC 6797 section 6.1)."""
 
-    max_age: int = Field(default=31_536_000, ge=0)
-    include_subdomains: bool = False
+    max_age: int = Field(default=31_536_000, ge=0, description="HSTS max-age, seconds")
+    include_subdomains: bool = Field(default=False, description="add includeSubDomains")
 
 
 class TlsSettings(Section):
     """TLS for one listener: PEM files, minimum protocol version, optional HSTS."""
 
-    cert: Path
-    key: Path
-    min_version: Literal["1.2", "1.3"] = "1.2"
-    hsts: HstsSettings | None = None
+    cert: Path = Field(description="PEM certificate chain file")
+    key: Path = Field(description="PEM private key file")
+    min_version: Literal["1.2", "1.3"] = Field(default="1.2", description="lowest TLS version")
+    hsts: HstsSettings | None = Field(
+        default=None, description="Strict-Transport-Security; off by default"
+    )
 
     @field_validator("min_version", mode="before")
     @classmethod
@@ -87,31 +89,39 @@ class TlsSettings(Section):
 class ListenerSettings(Section):
     """A public listener of the gateway."""
 
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: Port = 8080
-    tls: TlsSettings | None = None
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
+    port: Port = Field(default=8080, description="TCP port")
+    tls: TlsSettings | None = Field(default=None, description="serve HTTPS on this listener")
 
 
 class AdminListenerSettings(Section):
     """The admin listener: ``/metrics``, ``/healthz``, ``/readyz``; keep it private."""
 
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: Port = 9180
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
+    port: Port = Field(default=9180, description="TCP port")
 
 
 class IssuerSettings(Section):
     """One trusted issuer and where its verification keys come from (exactly one source)."""
 
-    issuer: str = Field(min_length=1)
-    audiences: tuple[str, ...] = Field(min_length=1)
-    keyring: bool = False
-    jwks_url: str | None = None
-    jwks_file: Path | None = None
-    jwks_ttl: float = Field(default=300.0, gt=0)
-    jwks_cooldown: float = Field(default=30.0, ge=0)
-    algorithms: tuple[Algorithm, ...] | None = Field(default=None, min_length=1)
-    leeway: float | None = Field(default=None, ge=0, le=300)
-    max_lifetime: float | None = Field(default=None, gt=0)
+    issuer: str = Field(min_length=1, description="exact `iss` value")
+    audiences: tuple[str, ...] = Field(min_length=1, description="accepted `aud` values")
+    keyring: bool = Field(default=False, description="keys from the local keyring in data_dir")
+    jwks_url: str | None = Field(default=None, description="keys from this JWKS URL (https)")
+    jwks_file: Path | None = Field(default=None, description="keys from this JWKS file")
+    jwks_ttl: float = Field(default=300.0, gt=0, description="JWKS refresh interval, s")
+    jwks_cooldown: float = Field(
+        default=30.0, ge=0, description="minimum gap between unknown-kid refetches, s"
+    )
+    algorithms: tuple[Algorithm, ...] | None = Field(
+        default=None, min_length=1, description="allowed algorithms (default tokens.algorithm)"
+    )
+    leeway: float | None = Field(
+        default=None, ge=0, le=300, description="clock skew, s (default tokens.leeway)"
+    )
+    max_lifetime: float | None = Field(
+        default=None, gt=0, description="longest token lifetime, s (default tokens.max_ttl)"
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> IssuerSettings:
@@ -132,10 +142,12 @@ class IssuerSettings(Section):
 class MatchSettings(Section):
     """Which requests a route takes: exactly one of ``path`` (exact) or ``prefix``."""
 
-    path: str | None = None
-    prefix: str | None = None
-    methods: tuple[str, ...] | None = Field(default=None, min_length=1)
-    host: str | None = None
+    path: str | None = Field(default=None, description="exact path")
+    prefix: str | None = Field(default=None, description="path prefix, whole segments")
+    methods: tuple[str, ...] | None = Field(
+        default=None, min_length=1, description="allowed methods (default all)"
+    )
+    host: str | None = Field(default=None, description="Host header (without port)")
 
     @field_validator("methods")
     @classmethod
@@ -160,8 +172,8 @@ class MatchSettings(Section):
 class RuleSettings(Section):
     """A set rule: the token must carry any one of, or all of, these values."""
 
-    any_of: tuple[str, ...] | None = Field(default=None, min_length=1)
-    all_of: tuple[str, ...] | None = Field(default=None, min_length=1)
+    any_of: tuple[str, ...] | None = Field(default=None, min_length=1, description="at least one")
+    all_of: tuple[str, ...] | None = Field(default=None, min_length=1, description="every one")
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleSettings:
@@ -173,9 +185,11 @@ class RuleSettings(Section):
 class RequireSettings(Section):
     """Authorization requirements; all given parts must hold."""
 
-    roles: RuleSettings | None = None
-    scopes: RuleSettings | None = None
-    claims: dict[str, str | int | bool] = Field(default_factory=dict)
+    roles: RuleSettings | None = Field(default=None, description="`roles` claim rule")
+    scopes: RuleSettings | None = Field(default=None, description="`scope` claim rule")
+    claims: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="claims that must equal these values"
+    )
 
 
 class TokenSourceSettings(Section):
@@ -186,16 +200,18 @@ class TokenSourceSettings(Section):
     header. ``query_param`` (RFC 6750 section 2.3, discouraged) is opt-in.
     """
 
-    cookie: bool | str = False
-    query_param: str | None = Field(default=None, min_length=1)
+    cookie: bool | str = Field(default=False, description="read the access cookie (or this one)")
+    query_param: str | None = Field(
+        default=None, min_length=1, description="read this query parameter (discouraged)"
+    )
 
 
 class RateLimitSettings(Section):
     """Token-bucket rate limit keyed by ``subject``, ``ip`` or ``claim:<name>``."""
 
-    key: str = "subject"
+    key: str = Field(default="subject", description="subject, ip or claim:<name>")
     rate: float = Field(gt=0, description="tokens added per second")
-    burst: int = Field(ge=1)
+    burst: int = Field(ge=1, description="bucket size")
 
     @field_validator("key")
     @classmethod
@@ -208,18 +224,18 @@ class RateLimitSettings(Section):
 class TimeoutSettings(Section):
     """Upstream timeouts in seconds."""
 
-    connect: float = Field(default=5.0, gt=0)
-    read: float = Field(default=30.0, gt=0)
+    connect: float = Field(default=5.0, gt=0, description="connect timeout, s")
+    read: float = Field(default=30.0, gt=0, description="time between upstream reads, s")
 
 
 class CorsSettings(Section):
     """CORS for a route (Fetch standard); preflights are answered by the gateway."""
 
-    allow_origins: tuple[str, ...] = Field(min_length=1)
+    allow_origins: tuple[str, ...] = Field(min_length=1, description='origins, or "*"')
     allow_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
     allow_headers: tuple[str, ...] = ("authorization", "content-type", "x-csrf-token")
-    allow_credentials: bool = False
-    max_age: int = Field(default=600, ge=0)
+    allow_credentials: bool = Field(default=False, description="allow cookies cross-origin")
+    max_age: int = Field(default=600, ge=0, description="preflight cache time, s")
 
     @model_validator(mode="after")
     def _no_wildcard_credentials(self) -> CorsSettings:
@@ -241,20 +257,36 @@ _DEFAULT_FORWARD = {
 class RouteSettings(Section):
     """One route; the first route whose ``match`` fits a request handles it."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    match: MatchSettings
-    upstream: tuple[str, ...] = Field(min_length=1)
-    strip_prefix: bool = False
-    auth: Literal["required", "optional", "public"] = "required"
-    require: RequireSettings = Field(default_factory=RequireSettings)
-    forward: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_FORWARD))
-    forward_token: bool = False
-    token_sources: TokenSourceSettings = Field(default_factory=TokenSourceSettings)
-    rate_limit: RateLimitSettings | None = None
-    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
-    cors: CorsSettings | None = None
-    dry_run: bool = False
+    name: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="route name (logs, metrics)"
+    )
+    match: MatchSettings = Field(description="which requests this route takes")
+    upstream: tuple[str, ...] = Field(
+        min_length=1, description="URL(s), round robin; or internal://NAME"
+    )
+    strip_prefix: bool = Field(default=False, description="remove match.prefix upstream")
+    auth: Literal["required", "optional", "public"] = Field(
+        default="required", description="whether a token is needed"
+    )
+    require: RequireSettings = Field(
+        default_factory=RequireSettings, description="roles, scopes and claims needed"
+    )
+    forward: dict[str, str] = Field(
+        default_factory=lambda: dict(_DEFAULT_FORWARD), description="claim -> request header"
+    )
+    forward_token: bool = Field(default=False, description="pass Authorization upstream")
+    token_sources: TokenSourceSettings = Field(
+        default_factory=TokenSourceSettings, description="opt-in cookie / query sources"
+    )
+    rate_limit: RateLimitSettings | None = Field(default=None, description="token bucket")
+    timeouts: TimeoutSettings = Field(
+        default_factory=TimeoutSettings, description="upstream timeouts"
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=0, description="largest request body (413 above)"
+    )
+    cors: CorsSettings | None = Field(default=None, description="CORS; off by default")
+    dry_run: bool = Field(default=False, description="log refusals but let requests through")
 
     @field_validator("upstream", mode="before")
     @classmethod
@@ -352,19 +384,35 @@ class GatewaySettings(Section):
     """
 
     listeners: tuple[ListenerSettings, ...] = Field(
-        default_factory=lambda: (ListenerSettings(),), min_length=1
+        default_factory=lambda: (ListenerSettings(),), min_length=1, description="public listeners"
     )
-    admin_listener: AdminListenerSettings | None = Field(default_factory=AdminListenerSettings)
-    workers: int = Field(default=1, ge=1, le=64)
-    issuers: tuple[IssuerSettings, ...] | None = None
-    routes: tuple[RouteSettings, ...] = Field(default_factory=_default_routes)
-    strip_headers: tuple[str, ...] = ()
-    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
-    trusted_proxies: tuple[str, ...] = ()
-    drain_seconds: float = Field(default=10.0, ge=0, le=600)
-    rate_limit_backend: Literal["memory", "redis"] = "memory"
-    access_log: bool = True
-    metrics: bool = True
+    admin_listener: AdminListenerSettings | None = Field(
+        default_factory=AdminListenerSettings, description="/metrics, /healthz; null: none"
+    )
+    workers: int = Field(default=1, ge=1, le=64, description="worker processes")
+    issuers: tuple[IssuerSettings, ...] | None = Field(
+        default=None, description="trusted issuers; null: the local issuer only"
+    )
+    routes: tuple[RouteSettings, ...] = Field(
+        default_factory=_default_routes, description="first match wins"
+    )
+    strip_headers: tuple[str, ...] = Field(
+        default=(), description="extra inbound headers to drop (X-User-*, X-Auth-* always)"
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="request header size cap (431)"
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(), description="networks whose X-Forwarded-* are believed"
+    )
+    drain_seconds: float = Field(
+        default=10.0, ge=0, le=600, description="SIGTERM: wait this long for requests"
+    )
+    rate_limit_backend: Literal["memory", "redis"] = Field(
+        default="memory", description="redis shares buckets between workers"
+    )
+    access_log: bool = Field(default=True, description="JSON access log on stdout")
+    metrics: bool = Field(default=True, description="Prometheus metrics on the admin listener")
 
     @field_validator("strip_headers")
     @classmethod
