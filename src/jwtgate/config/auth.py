@@ -17,9 +17,11 @@ class Argon2Settings(Section):
     re-hashed transparently at the next successful login.
     """
 
-    time_cost: int = Field(default=2, ge=1, le=20)
-    memory_cost: int = Field(default=19456, ge=8, le=4_194_304, description="KiB")
-    parallelism: int = Field(default=1, ge=1, le=16)
+    time_cost: int = Field(default=2, ge=1, le=20, description="argon2id iterations (t)")
+    memory_cost: int = Field(
+        default=19456, ge=8, le=4_194_304, description="argon2id memory (m), KiB"
+    )
+    parallelism: int = Field(default=1, ge=1, le=16, description="argon2id lanes (p)")
 
 
 class ThrottleSettings(Section):
@@ -51,7 +53,10 @@ class CookieSettings(Section):
     """
 
     default: bool = Field(default=False, description="use cookie mode unless a login opts out")
-    secure: bool = True
+    secure: bool = Field(
+        default=True,
+        description="Secure + __Host- cookies; only a plain-HTTP loopback demo turns this off",
+    )
     access_in_cookie: bool = Field(
         default=False, description="also deliver the access token as an HttpOnly cookie"
     )
@@ -60,20 +65,35 @@ class CookieSettings(Section):
 class AuthSettings(Section):
     """Settings of the auth server."""
 
-    mount_path: str = Field(default="/auth", pattern=r"^(/[A-Za-z0-9._~-]+)+$")
+    mount_path: str = Field(
+        default="/auth",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="path prefix of every auth endpoint",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default SQLite file in data_dir"
     )
-    argon2: Argon2Settings = Field(default_factory=Argon2Settings)
-    password_min_length: int = Field(default=8, ge=8, le=128)
-    password_max_length: int = Field(default=128, ge=8, le=1024)
+    argon2: Argon2Settings = Field(
+        default_factory=Argon2Settings, description="password hashing cost"
+    )
+    password_min_length: int = Field(default=8, ge=8, le=128, description="policy minimum")
+    password_max_length: int = Field(default=128, ge=8, le=1024, description="policy maximum")
     user_scopes: tuple[str, ...] = Field(
         default=("api",), description="scopes a login may request (default: all of them)"
     )
-    login_client_id: str = Field(default="jwtgate", min_length=1, max_length=128)
+    login_client_id: str = Field(
+        default="jwtgate",
+        min_length=1,
+        max_length=128,
+        description="client_id of tokens from /login (the public first-party client)",
+    )
     password_grant: bool = Field(default=False, description="RFC 6749 4.3; off per RFC 9700 2.4")
-    refresh_idle_timeout: int = Field(default=7 * 86400, gt=0, description="s")
-    refresh_absolute_lifetime: int = Field(default=30 * 86400, gt=0, description="s")
+    refresh_idle_timeout: int = Field(
+        default=7 * 86400, gt=0, description="a refresh token unused this long expires, s"
+    )
+    refresh_absolute_lifetime: int = Field(
+        default=30 * 86400, gt=0, description="a login's refresh family ends after this, s"
+    )
     refresh_grace_seconds: float = Field(
         default=0.0,
         ge=0.0,
@@ -81,15 +101,28 @@ class AuthSettings(Section):
         description="a consumed refresh token presented again within this window gets "
         "invalid_grant without revoking its family (never a second successor); 0 = off",
     )
-    revocation_poll_interval: float = Field(default=2.0, gt=0.0, le=3600.0)
-    max_body_bytes: int = Field(default=16384, ge=1024, le=1_048_576)
+    revocation_poll_interval: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=3600.0,
+        description="how often revocations written by others (CLI, instances) are read, s",
+    )
+    max_body_bytes: int = Field(
+        default=16384, ge=1024, le=1_048_576, description="request body cap (413 above)"
+    )
     trust_forwarded_for: bool = Field(
         default=False, description="take the client ip from X-Forwarded-For (behind a proxy)"
     )
-    jwks_max_age: int = Field(default=300, ge=0, le=86400)
+    jwks_max_age: int = Field(
+        default=300, ge=0, le=86400, description="Cache-Control max-age of JWKS and metadata, s"
+    )
     audit_memory: int = Field(default=500, ge=1, le=100_000, description="events kept for the UI")
-    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
-    cookies: CookieSettings = Field(default_factory=CookieSettings)
+    throttle: ThrottleSettings = Field(
+        default_factory=ThrottleSettings, description="brute-force protection"
+    )
+    cookies: CookieSettings = Field(
+        default_factory=CookieSettings, description="browser (cookie) mode"
+    )
 
     @field_validator("user_scopes")
     @classmethod
