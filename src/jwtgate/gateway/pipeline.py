@@ -162,16 +162,18 @@ async def _forward(
             # Verbatim, whatever the scheme: an auth server behind a public route
             # needs client_secret_basic (RFC 6749 section 2.3.1) as much as Bearer.
             headers.extend((b"authorization", v) for v in inbound.authorization)
-    if verified is not None and ext.token is not None:
-        # Claims of a cached token never change, so neither do its headers.
-        key = (route.index, ext.token)
-        identity = policy.identity.get(key)
-        if identity is None:
-            identity = identity_headers(route, verified)
+    if verified is not None:
+        # The verifier hands out the same VerifiedToken object on every cache
+        # hit and its claims never change, so neither do its headers. Keyed by
+        # identity; the entry holds the object, so its id cannot be reused.
+        key = (route.index, id(verified))
+        entry = policy.identity.get(key)
+        if entry is None or entry[0] is not verified:
+            entry = (verified, identity_headers(route, verified))
             if len(policy.identity) >= _IDENTITY_CACHE:
                 policy.identity.clear()
-            policy.identity[key] = identity
-        headers.extend(identity)
+            policy.identity[key] = entry
+        headers.extend(entry[1])
     host = inbound.host or b""
     headers.append((b"x-forwarded-for", client[1]))
     proto = scope["scheme"].encode("ascii")

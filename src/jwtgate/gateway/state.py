@@ -19,6 +19,7 @@ from jwtgate.gateway.metrics import GatewayMetrics
 from jwtgate.gateway.proxy import Upstream
 from jwtgate.gateway.ratelimit import RateLimiter, build_rate_limiter
 from jwtgate.gateway.stats import GatewayStats
+from jwtgate.jose import VerifiedToken
 from jwtgate.runtime import Runtime
 
 __all__ = ["Policy", "Resources", "build_policy", "build_resources"]
@@ -52,7 +53,9 @@ class Policy:
     compiled: CompiledGateway
     auth: Authenticator
     round_robin: list[int]
-    identity: dict[tuple[int, str], list[tuple[bytes, bytes]]] = field(default_factory=dict)
+    identity: dict[tuple[int, int], tuple[VerifiedToken, list[tuple[bytes, bytes]]]] = field(
+        default_factory=dict
+    )
 
     async def close(self) -> None:
         """Stop the policy's key-source refreshers."""
