@@ -238,3 +238,15 @@ def test_unreachable_routes_are_refused(routes: str, shadowed: int) -> None:
 )
 def test_reachable_route_orders_are_accepted(routes: str) -> None:
     compile_gateway(load_config_text(f"gateway: {{routes: [{routes}]}}"))
+
+
+def test_unusable_certificate_fails_before_listening(tmp_path: Path) -> None:
+    from jwtgate.gateway.server import serve
+
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    config = load_config_text(
+        "gateway: {admin_listener: null, listeners: [{port: 0, tls: "
+        f"{{cert: '{tmp_path}/cert.pem', key: '{tmp_path}/missing.pem'}}}}]}}"
+    )
+    with pytest.raises(ConfigError, match=r"gateway\.listeners\[0\]\.tls"):
+        serve(config, None)

@@ -102,8 +102,8 @@ def serve(
 ) -> None:
     """Serve the gateway in the foreground until SIGTERM/SIGINT; raises ConfigError early."""
     check_workers(config)
-    for listener in config.gateway.listeners:
-        tls_context(listener)  # fail before binding when the certificate is unusable
+    for index, listener in enumerate(config.gateway.listeners):
+        tls_context(listener, index)  # fail before binding when the certificate is unusable
     sockets = [bind_socket(li.host, li.port) for li in config.gateway.listeners]
     admin_cfg = config.gateway.admin_listener
     admin = bind_socket(admin_cfg.host, admin_cfg.port) if admin_cfg is not None else None

@@ -47,7 +47,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def tls_context(listener: ListenerSettings) -> ssl.SSLContext | None:
+def tls_context(listener: ListenerSettings, index: int = 0) -> ssl.SSLContext | None:
     """A server TLS context for the listener (TLS 1.2+ per RFC 8996 / RFC 9325)."""
     tls = listener.tls
     if tls is None:
@@ -60,7 +60,7 @@ def tls_context(listener: ListenerSettings) -> ssl.SSLContext | None:
         ctx.load_cert_chain(str(tls.cert), str(tls.key))
     except (OSError, ssl.SSLError):
         raise ConfigError(
-            f"gateway.listeners[{listener.port}].tls: cannot load the certificate or key"
+            f"gateway.listeners[{index}].tls: cannot load the certificate or key"
         ) from None
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
