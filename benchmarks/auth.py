@@ -57,14 +57,14 @@ def _config(data_dir: Path, port: int, database_url: str | None) -> dict[str, An
     }
 
 
-def _serve(config_json: str, port: int) -> None:
+def _serve(config_json: str, port: int, reuse_port: bool) -> None:
     import uvloop
 
     from jwtgate.auth import serve_standalone
     from jwtgate.config import JwtGateConfig
 
     config = JwtGateConfig.model_validate(json.loads(config_json))
-    uvloop.run(serve_standalone(config, port=port))
+    uvloop.run(serve_standalone(config, port=port, reuse_port=reuse_port))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -188,10 +188,15 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jwtgate-bench-auth-") as tmp:
         config = _config(Path(tmp), port, args.database_url)
         await _seed(config)
-        child = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [sys.executable, __file__, "--serve", json.dumps(config), "--port", str(port)],
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
+        command = [sys.executable, __file__, "--serve", json.dumps(config), "--port", str(port)]
+        if args.processes > 1:
+            command.append("--reuse-port")
+        children = [
+            subprocess.Popen(  # noqa: ASYNC220 - started before measuring
+                command, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+            )
+            for _ in range(args.processes)
+        ]
         try:
             await _wait_ready(base)
             threads = os.cpu_count() or 1  # the server's hashing pool has one thread per CPU
@@ -205,15 +210,18 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 logins.append(rate)
                 login_errors += errs
             raw, login = sum(raws) / len(raws), sum(logins) / len(logins)
-            cpu_before = _cpu_seconds(child.pid)
+            cpu_before = sum(_cpu_seconds(c.pid) for c in children)
             refresh, refresh_errors = await _refresh_rate(base, args.duration, args.concurrency)
-            server_cpu = _cpu_seconds(child.pid) - cpu_before
+            server_cpu = sum(_cpu_seconds(c.pid) for c in children) - cpu_before
         finally:
-            child.terminate()
-            child.wait(timeout=30)
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(timeout=30)
     overhead = 1.0 - login / raw if raw else 1.0
     return {
         "database": "postgresql" if args.database_url else "sqlite",
+        "server_processes": args.processes,
         "cpus": os.cpu_count(),
         "duration_s": args.duration,
         "argon2id_raw_per_s": round(raw, 1),
@@ -242,11 +250,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="raw/login alternations")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="server processes sharing the port"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.serve, args.port)
+        _serve(args.serve, args.port, args.reuse_port)
         return
     report = asyncio.run(_run(args))
     if args.json:
@@ -268,7 +280,7 @@ def main() -> None:
     ]
     print(
         f"jwtgate auth benchmark ({report['database']}, {report['cpus']} CPUs, "
-        f"{report['duration_s']:g} s per row)"
+        f"{report['server_processes']} server process(es), {report['duration_s']:g} s per row)"
     )
     for name, value, note in rows:
         print(f"  {name:<26} {value:>12}  {note}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 from jwtgate.auth.admin import AuthAdmin
 from jwtgate.auth.app import ErrorCounter, create_app
@@ -124,10 +125,31 @@ class AuthServer:
         await self.core.close()
 
 
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
 async def serve_standalone(
-    config: JwtGateConfig, *, host: str = "127.0.0.1", port: int = 8081, clock: Clock = system_clock
+    config: JwtGateConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    clock: Clock = system_clock,
+    reuse_port: bool = False,
 ) -> None:
-    """Run the auth server alone with uvicorn until cancelled (``jwtgate serve auth``)."""
+    """Run the auth server alone with uvicorn until cancelled (``jwtgate serve auth``).
+
+    With ``reuse_port`` (Linux ``SO_REUSEPORT``) several processes may serve the
+    same port, the kernel spreading connections between them; they share the
+    database and keys (and, with ``revocation.backend: redis``, revocations).
+    """
     import uvicorn
 
     from jwtgate.revocation import InMemoryRevocationStore
@@ -164,7 +186,8 @@ async def serve_standalone(
                 server_header=False,
             )
         )
-        serving = asyncio.ensure_future(uv.serve())
+        sockets = [_reuse_port_socket(host, port)] if reuse_port else None
+        serving = asyncio.ensure_future(uv.serve(sockets=sockets))
         try:
             await asyncio.shield(serving)
         except asyncio.CancelledError:
