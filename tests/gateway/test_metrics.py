@@ -8,9 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
-from jwtgate.gateway.metrics import GatewayMetrics
+from jwtgate.gateway.metrics import _VERIFY_BUCKETS, GatewayMetrics
+
+
+def _families(body: bytes) -> dict[str, list[Sample]]:
+    return {f.name: list(f.samples) for f in text_string_to_metric_families(body.decode())}
 
 
 def _samples(metrics: GatewayMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -78,7 +86,7 @@ import sys
 from jwtgate.gateway.metrics import GatewayMetrics
 m = GatewayMetrics()
 m.request("echo", 200, 0.01)
-m.cache(int(sys.argv[1]), 1)
+m.cache(int(sys.argv[1]), 1)  # the worker's periodic tick; it also flushes the batch
 """
 _SCRAPE = """
 import sys
@@ -102,3 +110,44 @@ def test_multiprocess_mode_aggregates_workers(tmp_path: Path) -> None:
     assert values[("jwtgate_requests_total", (("route", "echo"), ("status", "200")))] == 2
     assert values[("jwtgate_token_cache_hits_total", ())] == 8
     assert values[("jwtgate_token_cache_hit_ratio", ())] == pytest.approx(0.8)
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_VERIFY_BUCKETS), st.floats(min_value=0.0, max_value=0.1)),
+        max_size=300,
+    )
+)
+@settings(max_examples=30, deadline=None)
+def test_batched_histograms_equal_direct_observations(values: list[float]) -> None:
+    """Tallying per bucket and flushing gives exactly what observe() per value gives."""
+    m = GatewayMetrics()
+    reference = CollectorRegistry()
+    direct = Histogram("ref_seconds", "reference", buckets=_VERIFY_BUCKETS, registry=reference)
+    for v in values:
+        m.verify_latency(v)
+        direct.observe(v)
+    mine = {
+        s.labels.get("le"): s.value
+        for s in _families(m.render()[0])["jwtgate_verify_seconds"]
+        if s.name == "jwtgate_verify_seconds_bucket"
+    }
+    ref = {
+        s.labels.get("le"): s.value
+        for f in reference.collect()
+        for s in f.samples
+        if s.name == "ref_seconds_bucket"
+    }
+    assert mine == ref
+
+
+def test_batches_flush_by_themselves_under_load() -> None:
+    m = GatewayMetrics()
+    for _ in range(300):
+        m.request("r", 200, 0.001)
+    # Read the registry directly (render() would flush): one batch of 256 went through.
+    value = m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"})
+    assert value == 256
+    m.flush()
+    value = m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"})
+    assert value == 300
