@@ -116,3 +116,31 @@ async def test_throttle_state_is_shared_through_the_database(harness: Any) -> No
             assert (await _login(client, ALICE[1])).status_code == 429
     finally:
         await other.close()
+
+
+async def test_returning_user_login_skips_the_throttle_write(sqlite_harness: Any) -> None:
+    from sqlalchemy import select
+
+    from jwtgate.auth.schema import login_throttle
+
+    h = sqlite_harness
+    client = _client_from(h, "198.51.100.20")
+
+    async def trusted_until() -> float:
+        async with h.server.core.engine.connect() as conn:
+            value = await conn.scalar(
+                select(login_throttle.c.trusted_until).where(
+                    login_throttle.c.key == "pair:198.51.100.20|alice"
+                )
+            )
+        return float(value)
+
+    async with client:
+        assert (await _login(client, ALICE[1])).status_code == 200
+        first = await trusted_until()
+        h.clock.advance(60)
+        assert (await _login(client, ALICE[1])).status_code == 200
+        assert await trusted_until() == first  # nothing to clear, trust still fresh
+        assert (await _login(client, "wrong-wrong-9")).status_code == 401
+        assert (await _login(client, ALICE[1])).status_code == 200
+        assert await trusted_until() == first + 60  # a failure forces the reset write

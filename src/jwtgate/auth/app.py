@@ -113,7 +113,7 @@ class _Guard:
             return
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        async def _send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -122,9 +122,9 @@ class _Guard:
         endpoint = self._fast.get(scope["path"]) if scope["method"] == "POST" else None
         try:
             if endpoint is not None:
-                await self._direct(endpoint, scope, receive, tracking_send)
+                await self._direct(endpoint, scope, receive, _send)
             else:
-                await self._app(scope, receive, tracking_send)
+                await self._app(scope, receive, _send)
         except Exception:
             self._counter.count += 1
             _log.exception("unexpected error in the auth server")

@@ -117,7 +117,7 @@ class TokenService:
     ) -> Issued:
         """Password login (``/login`` and the password grant); one family per login."""
         core, now = self._core, self._core.clock()
-        await core.throttle.check(username, ip, now)
+        clean = await core.throttle.check(username, ip, now)
         record = await core.users.get_user(username) if len(username) <= 64 else None
         if len(password) > _MAX_PASSWORD_CHARS:
             ok = False  # never feed unbounded input to argon2; still indistinguishable
@@ -133,7 +133,8 @@ class TokenService:
                 )
             raise LoginRequired()
         granted = _scope_subset(scope, self._settings.user_scopes)
-        await core.throttle.record_success(username, ip, now)
+        if not clean:
+            await core.throttle.record_success(username, ip, now)
         if core.passwords.needs_rehash(record.password_hash):
             new_hash = await core.passwords.hash(password)
             await core.users.set_hash_if_unchanged(username, record.password_hash, new_hash, now)

@@ -74,8 +74,13 @@ class Throttle:
         self._reader = readonly(engine)
         self._s = settings
 
-    async def check(self, username: str, ip: str, now: float) -> None:
-        """Raise :class:`TooManyAttempts` if this attempt must not be evaluated now."""
+    async def check(self, username: str, ip: str, now: float) -> bool:
+        """Raise :class:`TooManyAttempts` if this attempt must not be evaluated now.
+
+        Returns True when a success needs no write afterwards: no failures are
+        counted for the pair or the account, and the pair's trust has more than
+        half its period left (so a returning user's login costs no extra commit).
+        """
         pair_key, ip_key, acct_key = _keys(username, ip)
         async with self._reader.connect() as conn:
             rows = {
@@ -99,6 +104,13 @@ class Throttle:
         wait = max(waits)
         if wait > 0:
             raise TooManyAttempts(wait)
+        return (
+            pair is not None
+            and pair.failures == 0
+            and pair.lockouts == 0
+            and pair.trusted_until > now + self._s.trusted_pair_seconds / 2
+            and (acct is None or acct.failures == 0)
+        )
 
     async def _bump(self, conn: AsyncConnection, key: str, now: float) -> tuple[int, int]:
         stale = _t.c.first_failure_at < now - self._s.window
