@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jwtgate.errors import BadBase64Url, DuplicateMember, InvalidUtf8, MalformedToken, NotAnObject
@@ -76,6 +77,7 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -91,7 +93,14 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidUtf8() from exc
     try:
-        obj = _DECODER.decode(text)
+        # Fast path: the C scanner straight from offset 0 (no whitespace
+        # handling); anything unusual goes through the full decoder.
+        try:
+            obj, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            obj = _DECODER.decode(text)
     except MalformedToken:
         raise
     except (ValueError, RecursionError) as exc:

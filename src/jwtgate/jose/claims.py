@@ -25,6 +25,7 @@ __all__ = ["check_time", "validate_claims"]
 # arithmetic also keeps huge integers from overflowing float conversion.
 _MAX_NUMERIC = 2.0**53
 _MISSING: Any = object()
+_scope_cache: dict[str, frozenset[str]] = {}
 
 
 def _numeric(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
@@ -74,23 +75,11 @@ def check_time(
 
 
 def _numbers(claims: Mapping[str, Any]) -> tuple[float, float, float | None]:
-    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-    te, ti = type(exp), type(iat)
-    # Fast path: plain numbers in range (NaN and inf fail the comparisons).
-    if (
-        (te is int or te is float)
-        and (ti is int or ti is float)
-        and nbf is None
-        and -_MAX_NUMERIC <= exp <= _MAX_NUMERIC  # type: ignore[operator]
-        and -_MAX_NUMERIC <= iat <= _MAX_NUMERIC  # type: ignore[operator]
-        and "nbf" not in claims
-    ):
-        return float(exp), float(iat), None  # type: ignore[arg-type]
-    exp_f = _numeric(claims, "exp", True)
-    iat_f = _numeric(claims, "iat", True)  # RFC 9068 section 2.2 requires iat
-    assert exp_f is not None
-    assert iat_f is not None
-    return exp_f, iat_f, _numeric(claims, "nbf", False)
+    exp = _numeric(claims, "exp", True)
+    iat = _numeric(claims, "iat", True)  # RFC 9068 section 2.2 requires iat
+    assert exp is not None
+    assert iat is not None
+    return exp, iat, _numeric(claims, "nbf", False)
 
 
 def _audiences(aud: Any) -> frozenset[str]:
@@ -110,7 +99,18 @@ def validate_claims(
     # RFC 9068 section 4 / RFC 8725 section 3.11: explicit typing.
     if not policy.typ_allowed(header.get("typ")):
         raise TypMismatch()
-    exp, iat, nbf = _numbers(claims)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    # Fast path: int/float in range and no nbf (NaN and inf fail the range test).
+    if (
+        (type(exp) is int or type(exp) is float)
+        and (type(iat) is int or type(iat) is float)
+        and -_MAX_NUMERIC <= exp <= _MAX_NUMERIC
+        and -_MAX_NUMERIC <= iat <= _MAX_NUMERIC
+        and "nbf" not in claims
+    ):
+        nbf = None
+    else:
+        exp, iat, nbf = _numbers(claims)
     check_time(policy, now, exp, iat, nbf)
     aud = claims.get("aud")
     # RFC 7519 section 4.1.3: one of the token's audiences must be ours.
@@ -134,9 +134,14 @@ def validate_claims(
     if scope is _MISSING:
         scopes: frozenset[str] = frozenset()
     elif type(scope) is str:
-        scopes = frozenset(scope.split(" "))  # RFC 8693 section 4.2: space-separated
-        if "" in scopes:
-            scopes = scopes - {""}
+        cached = _scope_cache.get(scope)  # scope strings repeat across tokens
+        if cached is None:
+            cached = frozenset(s for s in scope.split(" ") if s)  # RFC 8693 section 4.2
+            if len(scope) <= 256:
+                if len(_scope_cache) >= 512:
+                    _scope_cache.clear()  # bounded; a flood of distinct scopes cannot grow it
+                _scope_cache[scope] = cached
+        scopes = cached
     else:
         raise InvalidClaim("the scope claim must be a space-separated string")
     roles_value = claims.get("roles", _MISSING)
@@ -147,7 +152,7 @@ def validate_claims(
     else:
         raise InvalidClaim("the roles claim must be a list of strings")
     return make_verified_token(
-        MappingProxyType(header) if type(header) is dict else header,
+        header if type(header) is MappingProxyType else MappingProxyType(dict(header)),
         MappingProxyType(claims),
         policy.issuer,
         subject,

@@ -8,7 +8,9 @@ repeats, so validated headers are memoised by their exact segment text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from jwtgate.errors import (
@@ -48,14 +50,14 @@ _REGISTERED_HEADERS = frozenset(
 )
 _HEADER_CACHE_MAX = 1024
 _HEADER_CACHE_MAX_SEGMENT = 512
-_header_cache: dict[str, dict[str, Any]] = {}
+_header_cache: dict[str, Mapping[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedJws:
     """A structurally valid compact JWS whose signature is not yet checked."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     payload: bytes
     signing_input: bytes
     signature: bytes
@@ -100,11 +102,13 @@ def check_header(header: dict[str, Any]) -> None:
         raise MalformedToken("the typ header is not a string")
 
 
-def _header(segment: str) -> dict[str, Any]:
+def _header(segment: str) -> Mapping[str, Any]:
     header = _header_cache.get(segment)
     if header is None:
-        header = parse_json_object(b64url_decode(segment))
-        check_header(header)
+        parsed = parse_json_object(b64url_decode(segment))
+        check_header(parsed)
+        # Read-only: the same object is shared by every token with this header.
+        header = MappingProxyType(parsed)
         if len(segment) <= _HEADER_CACHE_MAX_SEGMENT:
             if len(_header_cache) >= _HEADER_CACHE_MAX:
                 _header_cache.clear()  # bounded: a flood of distinct headers cannot grow memory
@@ -125,9 +129,14 @@ def _split(token: object, max_bytes: int) -> list[str]:
     return parts
 
 
-def parse_parts(token: str, max_bytes: int) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+def parse_parts(token: str, max_bytes: int) -> tuple[Mapping[str, Any], bytes, bytes, bytes]:
     """The hot-path form of :func:`parse_compact`: ``(header, payload, signing_input, sig)``."""
-    parts = _split(token, max_bytes)
+    if type(token) is str and len(token) <= max_bytes:
+        parts = token.split(".")
+        if len(parts) != 3 or token[:1] == "{":
+            parts = _split(token, max_bytes)  # raises the precise error
+    else:
+        parts = _split(token, max_bytes)
     head = parts[0]
     header = _header_cache.get(head)
     if header is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -36,6 +36,7 @@ class IssuerPolicy:
     typ: frozenset[str] = frozenset({"at+jwt", "application/at+jwt"})
     max_token_bytes: int = 8192
     _typ_norm: frozenset[str] = field(init=False, repr=False, compare=False)
+    _typ_exact: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.issuer, str) or not self.issuer:
@@ -51,11 +52,14 @@ class IssuerPolicy:
             raise ConfigError("leeway, max_lifetime and max_token_bytes must be positive")
         object.__setattr__(self, "audiences", frozenset(self.audiences))
         object.__setattr__(self, "algorithms", frozenset(self.algorithms))
-        object.__setattr__(self, "_typ_norm", frozenset(normalise_typ(t) for t in self.typ))
+        norm = frozenset(normalise_typ(t) for t in self.typ)
+        object.__setattr__(self, "_typ_norm", norm)
+        exact = set(self.typ) | norm | {"application/" + t for t in norm}
+        object.__setattr__(self, "_typ_exact", frozenset(exact))
 
     def typ_allowed(self, typ: Any) -> bool:
         """True if this ``typ`` header is accepted (always, if ``typ`` is empty)."""
-        if not self._typ_norm:
+        if (type(typ) is str and typ in self._typ_exact) or not self._typ_norm:
             return True
         return isinstance(typ, str) and normalise_typ(typ) in self._typ_norm
 
@@ -79,20 +83,76 @@ class VerifiedToken:
     alg: str
 
 
-def _fast_constructor() -> Callable[..., VerifiedToken]:
-    # A frozen dataclass __init__ routes every field through
-    # object.__setattr__, which costs microseconds on the verify hot path.
-    # The slot descriptors set the same fields directly; the instance is the
-    # same frozen VerifiedToken afterwards (mutation still raises).
-    names = [f.name for f in fields(VerifiedToken)]
-    setters = {f"_s_{n}": getattr(VerifiedToken, n).__set__ for n in names}
-    body = "".join(f"    _s_{n}(o, {n})\n" for n in names)
-    src = f"def make({', '.join(names)}):\n    o = _new(_cls)\n{body}    return o\n"
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": VerifiedToken, **setters}
-    exec(src, namespace)  # noqa: S102 - fixed source built from our own field names
-    maker: Callable[..., VerifiedToken] = namespace["make"]
-    return maker
+class _Builder:
+    """Same slots, same order as :class:`VerifiedToken`, but assignable."""
+
+    # Order matters: it must be VerifiedToken's field order (checked below).
+    __slots__ = (  # noqa: RUF023
+        "header", "claims", "issuer", "subject", "jti", "sid", "client_id",
+        "exp", "iat", "scopes", "roles", "kid", "alg",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        header: Mapping[str, Any],
+        claims: Mapping[str, Any],
+        issuer: str,
+        subject: str | None,
+        jti: str | None,
+        sid: str | None,
+        client_id: str | None,
+        exp: float,
+        iat: float | None,
+        scopes: frozenset[str],
+        roles: frozenset[str],
+        kid: str,
+        alg: str,
+    ) -> None:
+        self.header = header
+        self.claims = claims
+        self.issuer = issuer
+        self.subject = subject
+        self.jti = jti
+        self.sid = sid
+        self.client_id = client_id
+        self.exp = exp
+        self.iat = iat
+        self.scopes = scopes
+        self.roles = roles
+        self.kid = kid
+        self.alg = alg
 
 
-make_verified_token = _fast_constructor()
-"""Positional constructor equivalent to ``VerifiedToken(...)``, without the frozen-init cost."""
+if _Builder.__slots__ != tuple(f.name for f in fields(VerifiedToken)):  # pragma: no cover
+    raise RuntimeError("_Builder must mirror VerifiedToken's fields")
+
+
+def make_verified_token(
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    issuer: str,
+    subject: str | None,
+    jti: str | None,
+    sid: str | None,
+    client_id: str | None,
+    exp: float,
+    iat: float | None,
+    scopes: frozenset[str],
+    roles: frozenset[str],
+    kid: str,
+    alg: str,
+) -> VerifiedToken:
+    """Positional equivalent of ``VerifiedToken(...)`` for the verify hot path.
+
+    A frozen dataclass ``__init__`` routes every field through
+    ``object.__setattr__`` (about 2.5x the cost of this whole function).  The
+    builder has the identical slot layout, so it is filled with plain
+    assignments and then becomes a real, frozen :class:`VerifiedToken` by
+    ``__class__`` assignment; mutation raises ``FrozenInstanceError`` as usual.
+    """
+    obj: Any = _Builder(
+        header, claims, issuer, subject, jti, sid, client_id, exp, iat, scopes, roles, kid, alg
+    )
+    obj.__class__ = VerifiedToken
+    result: VerifiedToken = obj
+    return result

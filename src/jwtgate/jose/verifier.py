@@ -113,11 +113,11 @@ class Verifier:
                 self.cache_hits += 1
                 return result
         self.cache_misses += 1
-        result, entry = self._verify(token)
+        result, policy, key, version, nbf = self._verify(token)
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
                 self._cache.popitem(last=False)  # least recently used
-            self._cache[token] = entry
+            self._cache[token] = _Entry(result, policy, key, version, nbf)
         return result
 
     def verify_uncached(self, token: str) -> VerifiedToken:
@@ -131,7 +131,9 @@ class Verifier:
         ):
             raise TokenRevoked()
 
-    def _verify(self, token: str) -> tuple[VerifiedToken, _Entry]:
+    def _verify(
+        self, token: str
+    ) -> tuple[VerifiedToken, IssuerPolicy, VerificationKey, int, float | None]:
         header, payload, signing_input, signature = parse_parts(token, self._max_bytes)
         claims = parse_json_object(payload)
         iss = claims.get("iss")
@@ -160,6 +162,10 @@ class Verifier:
         if not key.verify(signing_input, signature):
             raise BadSignature()
         result = validate_claims(policy, header, claims, self._clock())
-        self._check_revoked(result)
+        view = self._revocation
+        if view is not None and view.is_revoked(
+            result.jti, result.sid, result.subject, result.iat or 0.0
+        ):
+            raise TokenRevoked()
         nbf = claims.get("nbf")
-        return result, _Entry(result, policy, key, version, float(nbf) if nbf is not None else None)
+        return result, policy, key, version, nbf
