@@ -57,8 +57,13 @@ def _doc_ids() -> list[str]:
 
 
 @cache
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@cache
 def _test_functions(path: Path) -> frozenset[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = ast.parse(_source(path))
     return frozenset(
         n.name
         for n in ast.walk(tree)
@@ -84,7 +89,7 @@ def test_every_test_reference_exists(doc: Path) -> None:
         assert func in _test_functions(path), f"{doc.name}: {file} has no {func}"
         if case:
             # Parametrize ids are spelled in the file (a vector id or a value).
-            assert case in path.read_text(encoding="utf-8"), f"{doc.name}: {file}::{func}[{case}]"
+            assert case in _source(path), f"{doc.name}: {file}::{func}[{case}]"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=_doc_ids())
