@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -141,13 +142,34 @@ def test_batched_histograms_equal_direct_observations(values: list[float]) -> No
     assert mine == ref
 
 
-def test_batches_flush_by_themselves_under_load() -> None:
+async def test_batches_flush_once_per_loop_iteration() -> None:
     m = GatewayMetrics()
-    for _ in range(300):
+
+    def total() -> float | None:
+        # Read the registry directly: render() would flush.
+        return m.registry.get_sample_value(
+            "jwtgate_requests_total", {"route": "r", "status": "200"}
+        )
+
+    for _ in range(100):
         m.request("r", 200, 0.001)
-    # Read the registry directly (render() would flush): one batch of 256 went through.
+        m.auth("allowed", "ok")
+    assert total() is None  # still tallied: the loop has not turned yet
+    await asyncio.sleep(0)
+    assert total() == 100
+    for _ in range(300):  # one endless iteration: batches are still bounded
+        m.request("r", 200, 0.001)
+    assert total() == 100 + 256
+    await asyncio.sleep(0)
+    assert total() == 400
+    assert (
+        m.registry.get_sample_value("jwtgate_auth_total", {"outcome": "allowed", "code": "ok"})
+        == 100
+    )
+
+
+def test_without_a_loop_every_call_is_flushed() -> None:
+    m = GatewayMetrics()
+    m.request("r", 200, 0.001)
     value = m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"})
-    assert value == 256
-    m.flush()
-    value = m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"})
-    assert value == 300
+    assert value == 1

@@ -27,16 +27,18 @@ computed from the summed counters, so it is correct for the whole gateway.
 
 Per-request cost is kept to a few dict operations: the three per-request
 series (requests, auth outcomes, verification latency) are tallied in plain
-dicts and handed to prometheus-client in batches - every 256 requests, on
-:meth:`GatewayMetrics.cache` (which the worker calls every second), on
-:meth:`~GatewayMetrics.flush` and before :meth:`~GatewayMetrics.render`.
-In multiprocess mode each ``inc`` is a locked write to a memory-mapped file,
-so batching removes most of the metrics' share of a request.  A worker that
-dies abruptly loses at most one batch.
+dicts and handed to prometheus-client once per event-loop iteration (a
+``call_soon`` callback), so a busy worker writes one batch for all the
+requests it handled in that iteration, and a scrape never misses a request
+whose response was already sent.  In multiprocess mode each ``inc`` is a
+locked write to a memory-mapped file, so batching removes most of the
+metrics' share of a request.  Without a running loop every call is flushed
+at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -94,33 +96,36 @@ def multiprocess_dir() -> str | None:
 class _PendingHistogram:
     """Observations of one histogram child, tallied per bucket until flushed."""
 
-    __slots__ = ("bounds", "child", "counts", "total")
+    __slots__ = ("bounds", "buckets", "child_sum", "counts", "n", "total")
 
     def __init__(self, child: Any) -> None:
-        self.child = child
         # prometheus-client keeps the bounds (with +Inf last) and one value per
         # bucket; adding n to a bucket equals n observe() calls landing there.
         self.bounds: list[float] = list(child._upper_bounds)
+        self.buckets: list[Any] = child._buckets
+        self.child_sum: Any = child._sum
         self.counts = [0] * len(self.bounds)
         self.total = 0.0
+        self.n = 0
 
     def add(self, amount: float) -> None:
         if not amount >= 0.0:  # NaN or negative: a clock hiccup, not a latency
             amount = 0.0
         self.counts[bisect_left(self.bounds, amount)] += 1
         self.total += amount
+        self.n += 1
 
     def flush(self) -> None:
-        counts = self.counts
-        if not any(counts):
+        if not self.n:
             return
-        child = self.child
-        child._sum.inc(self.total)
-        for i, n in enumerate(counts):
-            if n:
-                child._buckets[i].inc(n)
-        self.counts = [0] * len(counts)
+        self.child_sum.inc(self.total)
+        counts = self.counts
+        for i, c in enumerate(counts):
+            if c:
+                self.buckets[i].inc(c)
+                counts[i] = 0
         self.total = 0.0
+        self.n = 0
 
 
 class _WithHitRatio:
@@ -203,6 +208,7 @@ class GatewayMetrics:
         self._pending_latency: dict[str, _PendingHistogram] = {}
         self._pending_verify = _PendingHistogram(self._verify)
         self._pending = 0
+        self._scheduled = False
         self._seen_hits = 0
         self._seen_misses = 0
 
@@ -218,22 +224,39 @@ class GatewayMetrics:
             )
         hist.add(seconds)
         self._pending += 1
-        if self._pending >= _BATCH:
-            self.flush()
+        if not self._scheduled or self._pending >= _BATCH:
+            self._schedule()
 
     def auth(self, outcome: str, code: str) -> None:
         """Count one authentication outcome (``allowed``/``denied``, error code or ``ok``)."""
         key = (outcome, code)
         pending = self._pending_auth
         pending[key] = pending.get(key, 0) + 1
+        if not self._scheduled:
+            self._schedule()
 
     def verify_latency(self, seconds: float) -> None:
         """Observe one token verification."""
         self._pending_verify.add(seconds)
+        if not self._scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._pending >= _BATCH:  # a loop iteration that never ends: bound the batch
+            self.flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand the tallied per-request samples to prometheus-client."""
         self._pending = 0
+        self._scheduled = False
         if self._pending_requests:
             pending, self._pending_requests = self._pending_requests, {}
             for (route, status), n in pending.items():
