@@ -274,3 +274,24 @@ async def test_me_and_admin_audit(harness: Any) -> None:
         r = await harness.client.get(f"/auth/admin/audit?limit={bad}", headers=_bearer(alice))
         assert r.status_code == 400, bad
     assert (await harness.client.get("/auth/admin/audit")).status_code == 401
+
+
+async def test_confidential_client_refresh_needs_its_credentials(make_harness: Any) -> None:
+    """RFC 6749 section 6: a refresh token issued to a confidential client is bound to it."""
+    h = await make_harness(password_grant=True)
+    secret = await h.admin.add_client("mobile", scopes=["api"])
+    form = {"grant_type": "password", "username": "alice", "password": "correct-horse-battery"}
+    r = await h.client.post("/auth/token", data=form, headers=_basic("mobile", secret))
+    assert r.status_code == 200
+    body = r.json()
+    assert decode_unverified(body["access_token"])[1]["client_id"] == "mobile"
+    ok = await h.client.post(
+        "/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        headers=_basic("mobile", secret),
+    )
+    assert ok.status_code == 200
+    stolen = await h.refresh(ok.json()["refresh_token"])  # presented without the client
+    assert stolen.status_code == 400
+    assert stolen.json()["error"] == "invalid_grant"
+    assert h.revoked(ok.json()["access_token"])  # the family is gone
