@@ -262,6 +262,15 @@ async def test_two_workers_share_listeners_and_metrics(tmp_path: Path, data_dir:
                     metrics = await resp.text()
                 async with http.get(f"http://127.0.0.1:{admin}/api/x") as resp:
                     admin_api = resp.status
+                # SIGHUP to the parent reloads every worker: soon no request gets through.
+                route["require"] = {"roles": {"any_of": ["admin"]}}
+                _write_config(config, data_dir, {**gateway, "routes": [route]})
+                gw.proc.send_signal(signal.SIGHUP)
+                streak, deadline = 0, time.monotonic() + 20
+                while streak < 20 and time.monotonic() < deadline:
+                    async with http.get(f"{gw.base}/api/x", headers=env_token) as resp:
+                        streak = streak + 1 if resp.status == 403 else 0
+                    await asyncio.sleep(0.01)
             pid = gw.proc.pid
             proc_children = Path(f"/proc/{pid}/task/{pid}/children")
             children = (await asyncio.to_thread(proc_children.read_text)).split()
@@ -271,6 +280,7 @@ async def test_two_workers_share_listeners_and_metrics(tmp_path: Path, data_dir:
     assert len(children) == 2
     assert 'jwtgate_requests_total{route="api",status="200"} 20.0' in metrics
     assert admin_api == 404  # the admin listener never proxies
+    assert streak == 20
     assert code == 0
 
 
