@@ -17,7 +17,8 @@ Series (all prefixed ``jwtgate_``):
 
 Multi-worker deployments: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
 directory *before* any worker imports ``prometheus_client`` (the value
-storage is chosen at import time).  Each worker then writes its samples to
+storage is chosen at import time; ``jwtgate.gateway.server`` sets it and
+re-selects the value class before forking).  Each worker then writes its samples to
 memory-mapped files there, and :meth:`GatewayMetrics.render` - on whichever
 process serves the admin listener - aggregates every worker's files.  The
 server should empty the directory at start and call
@@ -29,8 +30,8 @@ Per-request cost is kept to a few dict operations: the three per-request
 series (requests, auth outcomes, verification latency) are tallied in plain
 dicts and handed to prometheus-client once per event-loop iteration (a
 ``call_soon`` callback), so a busy worker writes one batch for all the
-requests it handled in that iteration, and a scrape never misses a request
-whose response was already sent.  In multiprocess mode each ``inc`` is a
+requests it handled in that iteration, and a scrape lags the requests by
+at most one loop iteration.  In multiprocess mode each ``inc`` is a
 locked write to a memory-mapped file, so batching removes most of the
 metrics' share of a request.  Without a running loop every call is flushed
 at once.
