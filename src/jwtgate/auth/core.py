@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jwtgate.auth.audit import AuditLog
-from jwtgate.auth.db import create_engine_for, sqlite_path
+from jwtgate.auth.db import create_engine_for, readonly, sqlite_path
 from jwtgate.auth.migrations import migrate
 from jwtgate.auth.passwords import PasswordPolicy, Passwords
 from jwtgate.auth.refresh import RefreshStore
@@ -36,6 +36,7 @@ class AuthCore:
         self.clock = clock
         settings = config.auth
         self.engine: AsyncEngine = create_engine_for(config)
+        self.reader: AsyncEngine = readonly(self.engine)
         self.users = UserStore(self.engine)
         sqlite_file = sqlite_path(self.engine)
         self._fast = SqliteRotator(sqlite_file) if sqlite_file is not None else None

@@ -10,18 +10,27 @@ erroring.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from jwtgate.config import JwtGateConfig
 from jwtgate.errors import ConfigError
 
-__all__ = ["create_engine_for", "database_url_for", "is_sqlite", "readonly", "sqlite_path"]
+__all__ = [
+    "create_engine_for",
+    "database_url_for",
+    "is_sqlite",
+    "reading",
+    "readonly",
+    "sqlite_path",
+]
 
 _BUSY_TIMEOUT_MS = 10_000
 _READONLY = "jwtgate_readonly"
@@ -63,6 +72,18 @@ def sqlite_path(engine: AsyncEngine) -> Path | None:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database)
+
+
+@contextlib.asynccontextmanager
+async def reading(
+    reader: AsyncEngine, conn: AsyncConnection | None
+) -> AsyncIterator[AsyncConnection]:
+    """``conn`` when the caller already has one, else a fresh read-only connection."""
+    if conn is not None:
+        yield conn
+        return
+    async with reader.connect() as fresh:
+        yield fresh
 
 
 def readonly(engine: AsyncEngine) -> AsyncEngine:

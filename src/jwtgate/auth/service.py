@@ -117,8 +117,10 @@ class TokenService:
     ) -> Issued:
         """Password login (``/login`` and the password grant); one family per login."""
         core, now = self._core, self._core.clock()
-        clean = await core.throttle.check(username, ip, now)
-        record = await core.users.get_user(username) if len(username) <= 64 else None
+        # One read transaction for the throttle state and the user.
+        async with core.reader.connect() as conn:
+            clean = await core.throttle.check(username, ip, now, conn=conn)
+            record = await core.users.get_user(username, conn=conn) if len(username) <= 64 else None
         if len(password) > _MAX_PASSWORD_CHARS:
             ok = False  # never feed unbounded input to argon2; still indistinguishable
         else:

@@ -33,7 +33,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from jwtgate.auth.db import readonly
+from jwtgate.auth.db import reading, readonly
 from jwtgate.auth.errors import TooManyAttempts
 from jwtgate.auth.schema import login_throttle as _t
 from jwtgate.config.auth import ThrottleSettings
@@ -74,7 +74,9 @@ class Throttle:
         self._reader = readonly(engine)
         self._s = settings
 
-    async def check(self, username: str, ip: str, now: float) -> bool:
+    async def check(
+        self, username: str, ip: str, now: float, *, conn: AsyncConnection | None = None
+    ) -> bool:
         """Raise :class:`TooManyAttempts` if this attempt must not be evaluated now.
 
         Returns True when a success needs no write afterwards: no failures are
@@ -82,10 +84,10 @@ class Throttle:
         half its period left (so a returning user's login costs no extra commit).
         """
         pair_key, ip_key, acct_key = _keys(username, ip)
-        async with self._reader.connect() as conn:
+        async with reading(self._reader, conn) as c:
             rows = {
                 r.key: r
-                for r in await conn.execute(
+                for r in await c.execute(
                     select(_t).where(_t.c.key.in_((pair_key, ip_key, acct_key)))
                 )
             }

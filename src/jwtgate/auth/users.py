@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from jwtgate.auth.db import readonly
+from jwtgate.auth.db import reading, readonly
 from jwtgate.auth.errors import ClientExists, InvalidRequest, UnknownClient, UnknownUser, UserExists
 from jwtgate.auth.schema import clients as _c
 from jwtgate.auth.schema import users as _u
@@ -133,10 +133,12 @@ class UserStore:
             raise UserExists() from None
         return UserInfo(username, tuple(roles), False, now, now)
 
-    async def get_user(self, username: str) -> UserRecord | None:
-        """The user, or ``None``."""
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(select(_u).where(_u.c.username == username))).first()
+    async def get_user(
+        self, username: str, *, conn: AsyncConnection | None = None
+    ) -> UserRecord | None:
+        """The user, or ``None`` (on ``conn`` when given)."""
+        async with reading(self._reader, conn) as c:
+            row = (await c.execute(select(_u).where(_u.c.username == username))).first()
         if row is None:
             return None
         info = UserInfo(
