@@ -22,6 +22,7 @@ already the cheap path for most malformed input.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -35,6 +36,7 @@ from jwtgate.errors import (
     InvalidClaim,
     IssuerMismatch,
     MissingClaim,
+    TokenError,
     TokenRevoked,
     TokenTooLarge,
     UnknownKeyId,
@@ -100,16 +102,17 @@ class Verifier:
             if policy.keys.version != entry.version:
                 self._cache.clear()  # the trusted key set changed
             elif policy.keys.get(entry.key.kid) is not entry.key:
-                del self._cache[token]
+                self._cache.pop(token, None)
             else:
                 result = entry.token
                 try:
                     check_time(policy, self._clock(), result.exp, result.iat, entry.nbf)
-                except Exception:
-                    del self._cache[token]
+                except TokenError:
+                    self._cache.pop(token, None)
                     raise
                 self._check_revoked(result)
-                self._cache.move_to_end(token)
+                with contextlib.suppress(KeyError):  # another thread may have evicted it
+                    self._cache.move_to_end(token)
                 self.cache_hits += 1
                 return result
         self.cache_misses += 1
