@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from upstream import (
     ROTATE_TOKENS_LUA,
     WrkResult,
+    cpu_seconds,
     free_port,
     nginx_conf,
     run_wrk,
@@ -158,24 +159,43 @@ def gateway_config(
     return json.dumps(cfg, indent=2) + "\n"
 
 
-def _measure(name: str, url: str, s: Settings, **wrk: Any) -> Row:
+def _measure(name: str, url: str, s: Settings, server: int, **wrk: Any) -> Row:
+    """One row; ``server`` is the pid whose process tree's CPU time is charged to it."""
     if s.warmup > 0:
         run_wrk(url, connections=s.connections, threads=s.threads, duration=s.warmup, **wrk)
+    cpu_before = cpu_seconds(server)
     result = run_wrk(url, connections=s.connections, threads=s.threads, duration=s.duration, **wrk)
+    cpu = cpu_seconds(server) - cpu_before
+    # CPU per request is steadier than req/s on a shared machine: it does not
+    # depend on how much CPU the neighbours left over.
+    extra = {"server_cpu_us": round(cpu / result.requests * 1e6, 1) if result.requests else None}
     print(f"  {name}: {result.requests_per_s:,.0f} req/s", file=sys.stderr, flush=True)
-    return Row(name, result)
+    return Row(name, result, extra)
 
 
-def _token_rows(label: str, url: str, s: Settings, tokens: dict[str, Path], lua: Path) -> list[Row]:
+def _token_rows(
+    label: str, url: str, s: Settings, tokens: dict[str, Path], lua: Path, server: int
+) -> list[Row]:
     rows = []
     for alg, path in tokens.items():
         first = path.read_text(encoding="utf-8").split("\n", 1)[0]
         rows.append(
-            _measure(f"{label} {alg} 1 token", url, s, header=f"Authorization: Bearer {first}")
+            _measure(
+                f"{label} {alg} 1 token",
+                url,
+                s,
+                server,
+                header=f"Authorization: Bearer {first}",
+            )
         )
         rows.append(
             _measure(
-                f"{label} {alg} {s.tokens:,} tokens", url, s, script=lua, script_args=(str(path),)
+                f"{label} {alg} {s.tokens:,} tokens",
+                url,
+                s,
+                server,
+                script=lua,
+                script_args=(str(path),),
             )
         )
     return rows
@@ -218,7 +238,7 @@ def _run_jwtgate(
         try:
             wait_port(port, proc)
             url = f"http://127.0.0.1:{port}/bench"
-            rows = _token_rows(label, url, s, tokens, lua)
+            rows = _token_rows(label, url, s, tokens, lua, proc.pid)
             rss = worker_rss(proc.pid)
         finally:
             stop_process(proc)
@@ -252,6 +272,7 @@ def _run_naive(
                 f"naive FastAPI+PyJWT+httpx {alg} 1 token",
                 url,
                 s,
+                proc.pid,
                 header=f"Authorization: Bearer {first}",
             )
         ]
@@ -286,10 +307,14 @@ def run(s: Settings) -> dict[str, Any]:
             wait_port(upstream_port, nginx)
             wait_port(proxy_port, nginx)
             rows.append(
-                _measure("upstream alone (nginx 200)", f"http://127.0.0.1:{upstream_port}/", s)
+                _measure(
+                    "upstream alone (nginx 200)", f"http://127.0.0.1:{upstream_port}/", s, nginx.pid
+                )
             )
             rows.append(
-                _measure("nginx reverse proxy, no auth", f"http://127.0.0.1:{proxy_port}/", s)
+                _measure(
+                    "nginx reverse proxy, no auth", f"http://127.0.0.1:{proxy_port}/", s, nginx.pid
+                )
             )
             for cache in (True, False) if s.jwtgate else ():
                 got, mem = _run_jwtgate(workdir, s, upstream_port, tokens, lua, cache=cache)
@@ -316,7 +341,7 @@ def report(rows: list[Row], rss: list[int], s: Settings) -> dict[str, Any]:
     base = nginx.requests_per_s if nginx else 0.0
     out_rows = []
     for r in rows:
-        d = {"name": r.name, **r.result.as_dict()}
+        d = {"name": r.name, **r.result.as_dict(), **r.extra}
         d["vs_nginx"] = round(r.result.requests_per_s / base, 3) if base else None
         out_rows.append(d)
     naive = next((r.result for r in rows if r.name.startswith("naive")), None)
@@ -350,14 +375,16 @@ def report(rows: list[Row], rss: list[int], s: Settings) -> dict[str, Any]:
 def format_table(rep: dict[str, Any]) -> str:
     """A Markdown table of the report, plus memory and target lines."""
     lines = [
-        "| configuration | req/s | p50 ms | p99 ms | x nginx | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| configuration | req/s | p50 ms | p99 ms | x nginx | server CPU us/req | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rep["rows"]:
         ratio = f"{r['vs_nginx']:.2f}" if r["vs_nginx"] is not None else "-"
+        cpu = r.get("server_cpu_us")
+        cpu_text = f"{cpu:,.0f}" if cpu is not None else "-"
         lines.append(
             f"| {r['name']} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {ratio} | {r['non_2xx'] + r['socket_errors']} |"
+            f"{r['p99_ms']:.2f} | {ratio} | {cpu_text} | {r['non_2xx'] + r['socket_errors']} |"
         )
     if rep["worker_rss_mb"]:
         lines.append("")

@@ -23,6 +23,7 @@ from typing import IO, Any
 __all__ = [
     "ROTATE_TOKENS_LUA",
     "WrkResult",
+    "cpu_seconds",
     "free_port",
     "nginx_conf",
     "parse_wrk",
@@ -255,3 +256,19 @@ def worker_rss(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             out.append(_rss_bytes(p))
     return out
+
+
+def _cpu(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # utime and stime are fields 14 and 15 of /proc/PID/stat (proc(5)), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its live children."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            total += _cpu(p)
+    return total

@@ -142,3 +142,23 @@ def test_wrk_rotation_script_reads_a_token_file() -> None:
     lua = upstream.ROTATE_TOKENS_LUA
     assert "io.lines(args[1])" in lua
     assert '"Bearer "' in lua
+
+
+def test_cpu_seconds_and_rss_of_this_process() -> None:
+    import os
+
+    before = upstream.cpu_seconds(os.getpid())
+    sum(i * i for i in range(300_000))  # burn a little CPU
+    assert upstream.cpu_seconds(os.getpid()) > before
+    assert all(b > 1_000_000 for b in upstream.worker_rss(os.getpid()))
+
+
+def test_table_shows_server_cpu_per_request() -> None:
+    s = gateway.Settings()
+    row = gateway.Row(
+        "nginx reverse proxy, no auth",
+        upstream.WrkResult(60_000, 1.0, 5.0, 600_000, 0, 0),
+        {"server_cpu_us": 21.4},
+    )
+    table = gateway.format_table(gateway.report([row], [], s))
+    assert "| nginx reverse proxy, no auth | 60,000 | 1.00 | 5.00 | 1.00 | 21 | 0 |" in table
