@@ -24,10 +24,19 @@ def test_embedded_defaults_make_a_single_issuer_gateway() -> None:
     assert compiled.internal_names == frozenset({"auth", "echo", "console"})
     # The default forward headers are stripped inbound on every route.
     assert {b"x-user-id", b"x-token-id", b"x-forwarded-for"} <= compiled.strip_exact
-    # Plain-HTTP listeners use the unprefixed cookie (browsers refuse __Host- without Secure).
+    # The gateway reads the cookie the auth server sets: __Host- while cookies are Secure.
     admin = compiled.routes[1]
-    assert admin.cookie == "jwtgate-access"
+    assert admin.cookie == "__Host-jwtgate-access"
     assert admin.roles_any == frozenset({"admin"})
+    # The auth route hands Authorization to the auth server (logout, /me, client_secret_basic).
+    assert config.gateway.routes[0].forward_token is True
+
+
+def test_relaxed_secure_cookies_use_the_unprefixed_name() -> None:
+    # Browsers refuse __Host- cookies without Secure (RFC 6265bis 4.1.3.2), so the auth
+    # server drops the prefix and the gateway must look for the same name.
+    config = load_config_text("auth:\n  cookies:\n    secure: false\n")
+    assert compile_gateway(config).routes[1].cookie == "jwtgate-access"
 
 
 ROUTE = "{name: r, match: {prefix: /x}, upstream: 'http://127.0.0.1:9'}"

@@ -289,7 +289,7 @@ async def test_cookie_source_with_csrf(
     csrf = new_csrf_token()
     token = mint("alice", extra={"csrf": csrf_claim_for(csrf)})
     route = _route(upstream.url, token_sources={"cookie": True})
-    cookie = {"Cookie": f"theme=dark; jwtgate-access={token}"}
+    cookie = {"Cookie": f"theme=dark; __Host-jwtgate-access={token}"}
     async with gateway(gw_config([route])) as base:
         get_status, _, get_body = await _get(http, f"{base}/api/x", headers=cookie)
         no_csrf, _, no_csrf_body = await _get(http, f"{base}/api/x", method="POST", headers=cookie)

@@ -40,7 +40,7 @@ def _routes(text: str) -> tuple[CompiledRoute, ...]:
 ROUTE = _routes("{name: r, match: {prefix: /}, upstream: 'http://h'}")[0]
 COOKIE_ROUTE = _routes(
     "{name: r, match: {prefix: /}, upstream: 'http://h',"
-    " token_sources: {cookie: true, query_param: access_token}}"
+    " token_sources: {cookie: jwtgate-access, query_param: access_token}}"
 )[0]
 
 

@@ -346,6 +346,9 @@ def _default_routes() -> tuple[RouteSettings, ...]:
             "match": {"prefix": "/auth"},
             "upstream": "internal://auth",
             "auth": "public",
+            # The auth server authenticates /auth/logout, /auth/me and
+            # client_secret_basic itself, so it needs the Authorization header.
+            "forward_token": True,
         },
         {
             "name": "admin",

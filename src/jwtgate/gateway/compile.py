@@ -253,10 +253,11 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
     Raises :class:`ConfigError` naming the offending path.
     """
     g = config.gateway
-    secure = any(li.tls is not None for li in g.listeners)
-    # A browser only keeps a __Host- cookie when it is Secure (RFC 6265bis 4.1.3.2),
-    # so a plain-HTTP deployment must use the unprefixed name.
-    cookie_default = cookie_names(secure).access
+    # The auth server names the access cookie after auth.cookies.secure (a browser
+    # keeps a __Host- cookie only when it is Secure, RFC 6265bis 4.1.3.2); the
+    # gateway must read the very cookie the auth server sets, whether TLS ends
+    # here or at a load balancer in front.
+    cookie_default = cookie_names(config.auth.cookies.secure).access
     routes = tuple(_route(i, r, cookie_default) for i, r in enumerate(g.routes))
     for i, later in enumerate(routes):
         for first in routes[:i]:

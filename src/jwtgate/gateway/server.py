@@ -24,7 +24,7 @@ from types import FrameType
 import uvloop
 
 from jwtgate.config import JwtGateConfig
-from jwtgate.errors import ConfigError
+from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.gateway.compile import compile_gateway
 from jwtgate.gateway.worker import serve_async, tls_context
 from jwtgate.runtime import ComponentFactory
@@ -122,6 +122,10 @@ def serve(
             except ConfigError as exc:
                 print(f"jwtgate: {exc.description}", file=sys.stderr)
                 code = 2
+            except JwtGateError as exc:
+                # e.g. revocation_unavailable: one clear line, as in a single worker
+                print(f"jwtgate: error: {exc.code}: {exc.description}", file=sys.stderr)
+                code = 1
             except BaseException:
                 _log.exception("worker failed")
                 code = 1
