@@ -46,6 +46,14 @@ async def test_concurrent_refreshes_in_process(harness: Any) -> None:
     await _check(harness, responses, first)
 
 
+async def test_concurrent_refreshes_on_the_portable_path(harness: Any) -> None:
+    """The engine-neutral SQLAlchemy rotation obeys the same contract as the fast paths."""
+    harness.server.core.refresh.fast_path = False
+    first = await harness.tokens()
+    responses = await _race(harness.client, first["refresh_token"])
+    await _check(harness, responses, first)
+
+
 @contextlib.asynccontextmanager
 async def _uvicorn(app: Any, port: int) -> AsyncIterator[str]:
     server = uvicorn.Server(

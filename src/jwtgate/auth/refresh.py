@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
     from jwtgate.auth.refresh_sqlite import SqliteRotator
 
-from jwtgate.auth.db import readonly
+from jwtgate.auth.db import reading, readonly
 from jwtgate.auth.errors import InvalidGrant
 from jwtgate.auth.schema import refresh_families as _f
 from jwtgate.auth.schema import refresh_tokens as _t
@@ -133,6 +133,8 @@ class RefreshStore:
         fast: SqliteRotator | None = None,
     ) -> None:
         self._fast = fast
+        self.fast_path = True
+        """Use the engine-specific single-hop rotation (False: the portable reference path)."""
         self._engine = engine
         self._reader = readonly(engine)
         self._idle = idle_timeout
@@ -184,8 +186,17 @@ class RefreshStore:
             raise InvalidGrant()
         digest = hash_token(token)
         successor = new_refresh_token()
-        if self._fast is not None:
+        if not self.fast_path:
+            record = await self._rotate_sqlalchemy(digest, hash_token(successor), now)
+        elif self._fast is not None:
             record = await self._fast.rotate(digest, hash_token(successor), now, self._idle)
+        elif self._engine.dialect.name == "postgresql":
+            from jwtgate.auth.refresh_pg import rotate_postgres
+
+            won = await rotate_postgres(
+                self._engine, digest, hash_token(successor), now, self._idle
+            )
+            record = won if won is not None else await self._find(digest)
         else:
             record = await self._rotate_sqlalchemy(digest, hash_token(successor), now)
         family = record.family
@@ -240,8 +251,13 @@ class RefreshStore:
                 return Rotation(
                     True, family, "active", None, expires, row.user_roles, bool(row.disabled)
                 )
+            return await self._find(digest, conn)
+
+    async def _find(self, digest: str, conn: AsyncConnection | None = None) -> Rotation:
+        """What a losing rotation found: the token's state and family, if any."""
+        async with reading(self._reader, conn) as c:
             found = (
-                await conn.execute(
+                await c.execute(
                     select(_t.c.state, _t.c.consumed_at, _f)
                     .join(_f, _f.c.id == _t.c.family_id)
                     .where(_t.c.token_hash == digest)
