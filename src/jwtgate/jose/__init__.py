@@ -7,6 +7,7 @@ the types exported here.
 from __future__ import annotations
 
 from jwtgate.jose.algorithms import ALGORITHMS
+from jwtgate.jose.jwk import verification_key_from_jwk
 from jwtgate.jose.jwks import JwksKeySet, SwappableKeySource
 from jwtgate.jose.jws import decode_unverified, verify_jws
 from jwtgate.jose.keyring import KeyInfo, Keyring, KeyState
@@ -17,7 +18,6 @@ from jwtgate.jose.keys import (
     generate_key,
     hmac_key,
     load_pem_key,
-    verification_key_from_jwk,
 )
 from jwtgate.jose.mint import (
     AccessTokenMinter,

@@ -23,7 +23,8 @@ from typing import Any
 from jwtgate.errors import KeyMaterialError, MalformedToken
 from jwtgate.jose._codec import parse_json_object
 from jwtgate.jose.algorithms import ALGORITHMS
-from jwtgate.jose.keys import VerificationKey, verification_key_from_jwk
+from jwtgate.jose.jwk import verification_key_from_jwk
+from jwtgate.jose.keys import VerificationKey
 from jwtgate.jose.source import KeySource
 
 __all__ = ["JwksKeySet", "SwappableKeySource"]
