@@ -109,7 +109,7 @@ class Keyring:
         self._infos: list[KeyInfo] = []
         self._signing: dict[str, SigningKey] = {}
         self._trusted: dict[str, tuple[VerificationKey, float | None]] = {}
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: tuple[int, int, int, int] | None = None
         self._raw = b""
         self._version = 0
         self._last_miss_reload = float("-inf")
@@ -311,7 +311,7 @@ class Keyring:
             st = os.stat(path)
         except OSError as exc:
             raise KeyMaterialError("the keyring is missing", detail=str(path)) from exc
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         if stamp == self._stamp:
             return
         raw = path.read_bytes()
