@@ -87,7 +87,14 @@ async def reading(
 
 
 def readonly(engine: AsyncEngine) -> AsyncEngine:
-    """A view of ``engine`` (same pool) for read-only transactions."""
+    """A view of ``engine`` (same pool) for reads.
+
+    On PostgreSQL reads run in autocommit (each statement its own snapshot),
+    saving the BEGIN and ROLLBACK round trips; no read here needs more than
+    one statement's consistency. On SQLite they use a deferred BEGIN.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT", **{_READONLY: True})
     return engine.execution_options(**{_READONLY: True})
 
 
