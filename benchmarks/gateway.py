@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,22 +160,58 @@ def gateway_config(
     return json.dumps(cfg, indent=2) + "\n"
 
 
-def _measure(name: str, url: str, s: Settings, server: int, **wrk: Any) -> Row:
+_CACHE_SERIES = ("jwtgate_token_cache_hits_total", "jwtgate_token_cache_misses_total")
+
+
+def parse_cache_counters(text: str) -> tuple[float, float]:
+    """Verified-token cache hits and misses from a Prometheus exposition."""
+    found = dict.fromkeys(_CACHE_SERIES, 0.0)
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] = float(value)
+    return found[_CACHE_SERIES[0]], found[_CACHE_SERIES[1]]
+
+
+def _cache_counters(admin_port: int) -> tuple[float, float]:
+    # The workers publish their cache counters once a second; wait for the tick.
+    time.sleep(1.2)
+    url = f"http://127.0.0.1:{admin_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return parse_cache_counters(resp.read().decode())
+
+
+def _measure(
+    name: str, url: str, s: Settings, server: int, admin_port: int | None = None, **wrk: Any
+) -> Row:
     """One row; ``server`` is the pid whose process tree's CPU time is charged to it."""
     if s.warmup > 0:
         run_wrk(url, connections=s.connections, threads=s.threads, duration=s.warmup, **wrk)
+    cache_before = _cache_counters(admin_port) if admin_port is not None else None
     cpu_before = cpu_seconds(server)
     result = run_wrk(url, connections=s.connections, threads=s.threads, duration=s.duration, **wrk)
     cpu = cpu_seconds(server) - cpu_before
     # CPU per request is steadier than req/s on a shared machine: it does not
     # depend on how much CPU the neighbours left over.
-    extra = {"server_cpu_us": round(cpu / result.requests * 1e6, 1) if result.requests else None}
+    extra: dict[str, Any] = {
+        "server_cpu_us": round(cpu / result.requests * 1e6, 1) if result.requests else None
+    }
+    if admin_port is not None and cache_before is not None:
+        hits, misses = _cache_counters(admin_port)
+        dh, dm = hits - cache_before[0], misses - cache_before[1]
+        extra["cache_hit_ratio"] = round(dh / (dh + dm), 3) if dh + dm else None
     print(f"  {name}: {result.requests_per_s:,.0f} req/s", file=sys.stderr, flush=True)
     return Row(name, result, extra)
 
 
 def _token_rows(
-    label: str, url: str, s: Settings, tokens: dict[str, Path], lua: Path, server: int
+    label: str,
+    url: str,
+    s: Settings,
+    tokens: dict[str, Path],
+    lua: Path,
+    server: int,
+    admin_port: int,
 ) -> list[Row]:
     rows = []
     for alg, path in tokens.items():
@@ -185,6 +222,7 @@ def _token_rows(
                 url,
                 s,
                 server,
+                admin_port,
                 header=f"Authorization: Bearer {first}",
             )
         )
@@ -194,6 +232,7 @@ def _token_rows(
                 url,
                 s,
                 server,
+                admin_port,
                 script=lua,
                 script_args=(str(path),),
             )
@@ -238,7 +277,7 @@ def _run_jwtgate(
         try:
             wait_port(port, proc)
             url = f"http://127.0.0.1:{port}/bench"
-            rows = _token_rows(label, url, s, tokens, lua, proc.pid)
+            rows = _token_rows(label, url, s, tokens, lua, proc.pid, admin)
             rss = worker_rss(proc.pid)
         finally:
             stop_process(proc)
@@ -375,16 +414,20 @@ def report(rows: list[Row], rss: list[int], s: Settings) -> dict[str, Any]:
 def format_table(rep: dict[str, Any]) -> str:
     """A Markdown table of the report, plus memory and target lines."""
     lines = [
-        "| configuration | req/s | p50 ms | p99 ms | x nginx | server CPU us/req | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| configuration | req/s | p50 ms | p99 ms | x nginx | server CPU us/req "
+        "| cache hits | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rep["rows"]:
         ratio = f"{r['vs_nginx']:.2f}" if r["vs_nginx"] is not None else "-"
         cpu = r.get("server_cpu_us")
         cpu_text = f"{cpu:,.0f}" if cpu is not None else "-"
+        hit = r.get("cache_hit_ratio")
+        hit_text = f"{hit:.0%}" if hit is not None else "-"
         lines.append(
             f"| {r['name']} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {ratio} | {cpu_text} | {r['non_2xx'] + r['socket_errors']} |"
+            f"{r['p99_ms']:.2f} | {ratio} | {cpu_text} | {hit_text} | "
+            f"{r['non_2xx'] + r['socket_errors']} |"
         )
     if rep["worker_rss_mb"]:
         lines.append("")

@@ -161,4 +161,16 @@ def test_table_shows_server_cpu_per_request() -> None:
         {"server_cpu_us": 21.4},
     )
     table = gateway.format_table(gateway.report([row], [], s))
-    assert "| nginx reverse proxy, no auth | 60,000 | 1.00 | 5.00 | 1.00 | 21 | 0 |" in table
+    assert "| nginx reverse proxy, no auth | 60,000 | 1.00 | 5.00 | 1.00 | 21 | - | 0 |" in table
+
+
+def test_parse_cache_counters() -> None:
+    text = (
+        "# HELP jwtgate_token_cache_hits_total Verified-token cache hits.\n"
+        "# TYPE jwtgate_token_cache_hits_total counter\n"
+        "jwtgate_token_cache_hits_total 1234.0\n"
+        "jwtgate_token_cache_misses_total 66.0\n"
+        "jwtgate_token_cache_hit_ratio 0.949\n"
+    )
+    assert gateway.parse_cache_counters(text) == (1234.0, 66.0)
+    assert gateway.parse_cache_counters("") == (0.0, 0.0)
