@@ -157,6 +157,11 @@ class RefreshStore:
         )
         token = new_refresh_token()
         expires = min(now + self._idle, family.expires_at)
+        if self.fast_path and self._engine.dialect.name == "postgresql":
+            from jwtgate.auth.refresh_pg import create_family_postgres
+
+            await create_family_postgres(self._engine, family, hash_token(token), expires)
+            return family, token, expires
         async with self._engine.begin() as conn:
             await conn.execute(
                 _f.insert().values(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jwtgate.auth.refresh import Family, Rotation
 
-__all__ = ["rotate_postgres"]
+__all__ = ["create_family_postgres", "rotate_postgres"]
 
 _ROTATE = text(
     """
@@ -47,6 +47,45 @@ WITH consumed AS (
 SELECT fam.*, ins.expires_at AS successor_expires FROM fam CROSS JOIN ins
 """
 )
+
+
+_CREATE = text(
+    """
+WITH fam AS (
+    INSERT INTO refresh_families
+        (id, username, client_id, scope, delivery, created_at, expires_at)
+    VALUES (CAST(:id AS varchar), CAST(:username AS varchar), CAST(:client_id AS varchar),
+            CAST(:scope AS text), CAST(:delivery AS integer), CAST(:now AS double precision),
+            CAST(:family_expires AS double precision))
+    RETURNING id
+)
+INSERT INTO refresh_tokens
+    (token_hash, family_id, parent_hash, state, created_at, consumed_at, expires_at)
+SELECT CAST(:token_hash AS varchar), fam.id, NULL, 'active', CAST(:now AS double precision),
+       NULL, CAST(:expires AS double precision)
+FROM fam
+"""
+)
+
+
+async def create_family_postgres(
+    engine: AsyncEngine, family: Family, token_hash: str, expires: float
+) -> None:
+    """Insert a family and its first token in one atomic statement (one round trip)."""
+    params = {
+        "id": family.id,
+        "username": family.username,
+        "client_id": family.client_id,
+        "scope": family.scope,
+        "delivery": family.delivery,
+        "now": family.created_at,
+        "family_expires": family.expires_at,
+        "token_hash": token_hash,
+        "expires": expires,
+    }
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(_CREATE, params)
 
 
 async def rotate_postgres(
