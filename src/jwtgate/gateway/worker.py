@@ -1,8 +1,10 @@
 """One gateway worker: runtime, components, listeners, reload, drain.
 
 A worker builds its own :class:`Runtime`, starts the in-process components,
-compiles the policy and runs one uvicorn server (uvloop + httptools) per
-listener on sockets bound by the parent. Signals: SIGHUP reloads the
+compiles the policy and runs one HTTP server per listener on sockets bound
+by the parent: the lean server (:mod:`jwtgate.gateway.h1server`, the
+default) or uvicorn (``gateway.http_server: uvicorn``), both on uvloop and
+httptools. Signals: SIGHUP reloads the
 configuration file (a bad file is logged and the old policy keeps serving),
 SIGTERM and SIGINT drain (stop accepting, finish in-flight requests for up
 to ``drain_seconds``). Background ticks pick up key rotations and prune the
@@ -20,6 +22,7 @@ import socket
 import ssl
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 
@@ -29,6 +32,7 @@ from jwtgate.config.gateway import ListenerSettings
 from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.gateway.app import AdminApp, GatewayApp
 from jwtgate.gateway.compile import compile_gateway
+from jwtgate.gateway.h1server import H1Limits, LeanServer
 from jwtgate.gateway.httpserver import CoalescingHttpToolsProtocol
 from jwtgate.gateway.proxy import ASGIApp
 from jwtgate.gateway.state import build_policy, build_resources
@@ -37,6 +41,17 @@ from jwtgate.runtime import ComponentFactory, Runtime, build_runtime
 __all__ = ["serve_async", "tls_context"]
 
 _log = logging.getLogger("jwtgate.gateway")
+
+
+class _Serving(Protocol):
+    """What the worker needs of an HTTP server (uvicorn's or the lean one)."""
+
+    started: bool
+    should_exit: bool
+    force_exit: bool
+
+    async def serve(self, sockets: list[socket.socket]) -> None:
+        """Serve until ``should_exit``, then drain."""
 
 
 class _Server(uvicorn.Server):
@@ -66,9 +81,7 @@ def tls_context(listener: ListenerSettings, index: int = 0) -> ssl.SSLContext | 
     return ctx
 
 
-def _uvicorn_config(
-    app: ASGIApp, drain: float, listener: ListenerSettings | None
-) -> uvicorn.Config:
+def _extra_headers(listener: ListenerSettings | None) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
     if listener is not None and listener.tls is not None and listener.tls.hsts is not None:
         hsts = listener.tls.hsts
@@ -76,6 +89,13 @@ def _uvicorn_config(
             "; includeSubDomains" if hsts.include_subdomains else ""
         )
         headers.append(("strict-transport-security", value))
+    return headers
+
+
+def _uvicorn_config(
+    app: ASGIApp, drain: float, listener: ListenerSettings | None
+) -> uvicorn.Config:
+    headers = _extra_headers(listener)
     config = uvicorn.Config(
         app,
         http=CoalescingHttpToolsProtocol,
@@ -95,6 +115,21 @@ def _uvicorn_config(
     if listener is not None and listener.tls is not None:
         config.ssl = tls_context(listener)
     return config
+
+
+def _server(app: ASGIApp, config: JwtGateConfig, listener: ListenerSettings | None) -> _Serving:
+    """The configured HTTP server for one listener (``None``: the admin listener)."""
+    gw = config.gateway
+    if gw.http_server == "uvicorn":
+        return _Server(_uvicorn_config(app, gw.drain_seconds, listener))
+    extra = tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in _extra_headers(listener))
+    return LeanServer(
+        app,
+        ssl_context=tls_context(listener) if listener is not None else None,
+        limits=H1Limits(max_header_bytes=gw.max_header_bytes),
+        extra_headers=extra,
+        drain_seconds=gw.drain_seconds,
+    )
 
 
 async def _tick(app: GatewayApp, runtime: Runtime, stop: asyncio.Event) -> None:
@@ -122,7 +157,7 @@ async def _tick(app: GatewayApp, runtime: Runtime, stop: asyncio.Event) -> None:
             _log.warning("periodic refresh failed: %s", type(exc).__name__)
 
 
-def _interrupt(stop: asyncio.Event, servers: list[_Server]) -> None:
+def _interrupt(stop: asyncio.Event, servers: list[_Serving]) -> None:
     """First Ctrl-C drains like SIGTERM; a second one stops without waiting."""
     if stop.is_set():
         for server in servers:
@@ -184,13 +219,12 @@ async def serve_async(
                 await component.start()
         resources = await build_resources(runtime)
         app = GatewayApp(await build_policy(config, runtime, resources.metrics), resources)
-        drain = config.gateway.drain_seconds
         servers = [
-            (_Server(_uvicorn_config(app, drain, li)), sock)
+            (_server(app, config, li), sock)
             for li, sock in zip(config.gateway.listeners, sockets, strict=True)
         ]
         if admin_socket is not None:
-            servers.append((_Server(_uvicorn_config(AdminApp(app), drain, None)), admin_socket))
+            servers.append((_server(AdminApp(app), config, None), admin_socket))
         loop = asyncio.get_running_loop()
         if signals:
             loop.add_signal_handler(signal.SIGTERM, stop.set)

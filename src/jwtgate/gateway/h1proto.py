@@ -1,0 +1,387 @@
+"""One HTTP/1.1 connection of the lean server: llhttp parsing, ASGI dispatch, framing.
+
+An ``asyncio.Protocol`` on ``httptools.HttpRequestParser`` (llhttp, strict
+mode: it refuses ``Content-Length`` together with ``Transfer-Encoding`` and
+other smuggling shapes, RFC 9112 section 6.3; we check that again). Requests
+on one connection run strictly one at a time, in order; pipelined ones wait
+in a short queue while reading pauses. Request bodies are buffered up to
+``body_buffer`` bytes and reading pauses until the application takes them.
+The response head is held until the first body bytes so that a small
+response leaves in one ``write``; a complete body without ``Content-Length``
+gets one, a streamed one is chunked (RFC 9112 section 7.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+
+from jwtgate.gateway.errors import BadRequest, GatewayError, HeadersTooLarge
+from jwtgate.gateway.h1cycle import Cycle
+from jwtgate.gateway.h1wire import (
+    ListenerState,
+    NotImplementedMethod,
+    RequestTimeout,
+    ServiceUnavailable,
+    error_response,
+)
+
+__all__ = ["H1Protocol"]
+
+_log = logging.getLogger("jwtgate.gateway")
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+_METHODS = {
+    m.encode("ascii"): m
+    for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+}
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing with a chosen response."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+class H1Protocol(asyncio.Protocol):
+    """The server side of one HTTP/1.1 connection."""
+
+    def __init__(self, state: ListenerState) -> None:
+        self.state = state
+        self.limits = state.limits
+        self.loop = state.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int] | None = None
+        self.deadline = 0.0
+        self.current: Cycle | None = None  # the request the application is handling
+        self.parsing: Cycle | None = None  # the request whose body is being parsed
+        self.queue: deque[Cycle] = deque()
+        self.write_waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._head_raw = 0
+        self._in_head = False
+        self._framing = 0  # 1: Content-Length seen, 2: Transfer-Encoding seen
+        self._te = b""
+        self._eof = False
+        self._expect = False
+        self._read_paused = False
+        self._stopped = False  # nothing more is read or parsed on this connection
+        self._pending: GatewayError | None = None  # refusal to send once idle
+        self._lingering = False
+
+    # ------------------------------------------------------------ transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register the connection (or refuse it past ``max_connections``)."""
+        self.transport = transport  # type: ignore[assignment]
+        state = self.state
+        if len(state.connections) >= self.limits.max_connections or state.draining:
+            self.closed = True
+            transport.write(error_response(ServiceUnavailable(), state.date_line))  # type: ignore[attr-defined]
+            transport.close()
+            return
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client = (str(peer[0]), int(peer[1]))
+        local = transport.get_extra_info("sockname")
+        if isinstance(local, tuple):
+            self.server = (str(local[0]), int(local[1]))
+        # A connection that never completes a head is closed (slowloris).
+        self.deadline = self.loop.time() + self.limits.header_timeout
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell every request of this connection that the client is gone."""
+        self.closed = True
+        self.deadline = 0.0
+        self.state.connections.discard(self)
+        for cycle in (self.current, self.parsing, *self.queue):
+            if cycle is not None:
+                cycle.disconnect()
+        self.queue.clear()
+        waiter = self.write_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than we write: make ``send`` wait."""
+        if self.write_waiter is None:
+            self.write_waiter = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        """The socket buffer drained."""
+        waiter, self.write_waiter = self.write_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; a parse failure is a 400 (or the refusal a callback chose)."""
+        if self._stopped:
+            return
+        if self._in_head:
+            # llhttp buffers a header it has not finished; count raw head bytes
+            # too, so one endless header line cannot grow without bound.
+            self._head_raw += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # The head asked for another protocol; we answer in HTTP/1.1 and
+            # close (RFC 9110 section 7.8 lets a server ignore Upgrade), so the
+            # bytes after the head are never interpreted.
+            self._stop()
+            if self.parsing is not None:
+                self.parsing.message_done()
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            error = cause.error if isinstance(cause, _Refused) else BadRequest()
+            self._refuse(error)
+        else:
+            if self._in_head and self._head_raw > self.limits.max_header_bytes + 256:
+                self._refuse(HeadersTooLarge())
+
+    def eof_received(self) -> bool | None:
+        """Half-close from the client: answer what arrived complete, then close."""
+        cycle = self.current
+        if cycle is None or not cycle.body_done:
+            return None  # an unfinished body never will be: connection_lost tells the app
+        self._eof = True
+        return True
+
+    # -------------------------------------------------------- parser hooks
+    def on_message_begin(self) -> None:
+        """Parser callback: a new request starts."""
+        if len(self.queue) >= self.limits.max_pipeline:
+            raise _Refused(BadRequest("too many pipelined requests"))
+        self._in_head = True
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+        self._head_raw = 0
+        self._framing = 0
+        self._te = b""
+        self._expect = False
+        if self.current is None:
+            self.deadline = self.loop.time() + self.limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        """Parser callback: (a piece of) the request target."""
+        self._url += url
+        if len(self._url) > self.limits.max_header_bytes:
+            raise _Refused(HeadersTooLarge())
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Parser callback: one header field, counted against the head limits."""
+        self._head_bytes += len(name) + len(value) + 4
+        headers = self._headers
+        limits = self.limits
+        if (
+            self._head_bytes + len(self._url) > limits.max_header_bytes
+            or len(headers) >= limits.max_headers
+        ):
+            raise _Refused(HeadersTooLarge())
+        name = name.lower()
+        if name == b"content-length":
+            self._framing |= 1
+        elif name == b"transfer-encoding":
+            self._framing |= 2
+            self._te = self._te + b"," + value if self._te else value
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self._expect = True
+        headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        """Parser callback: build the ASGI scope and start (or queue) the request."""
+        self._in_head = False
+        if self._framing == 3:
+            # Both framings at once is the request-smuggling shape (RFC 9112
+            # section 6.3, CVE-2005-2088 class): refuse, never guess.
+            raise _Refused(BadRequest("both Content-Length and Transfer-Encoding"))
+        if self._framing == 2:
+            # RFC 9112 section 6.3 item 4: chunked must be the final coding,
+            # applied once, or the body length is unknowable: 400 and close.
+            codings = [c.strip().lower() for c in self._te.split(b",")]
+            if codings[-1] != b"chunked" or codings.count(b"chunked") != 1:
+                raise _Refused(BadRequest("unsupported Transfer-Encoding"))
+        parser = self.parser
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        if method == "CONNECT":
+            raise _Refused(NotImplementedMethod())
+        keep_alive = parser.should_keep_alive()
+        if parser.should_upgrade():
+            if self._framing:
+                raise _Refused(BadRequest("upgrade requests cannot carry a body"))
+            keep_alive = False
+        url = self._url
+        if url[:1] == b"/" and b"#" not in url:
+            raw_path, _, query = url.partition(b"?")
+        else:
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Refused(BadRequest("invalid request target")) from None
+            raw_path, query = parsed.path or b"", parsed.query or b""
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Refused(BadRequest("invalid request target")) from None
+        if "%" in path:
+            path = unquote(path)  # as uvicorn: path is percent-decoded, raw_path is not
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": parser.get_http_version(),
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.state.scheme,
+            "method": method,
+            "root_path": "",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": self._headers,
+            "state": {},
+        }
+        cycle = Cycle(self, scope, keep_alive, self._expect)
+        self.parsing = cycle
+        if self.current is None:
+            self.start(cycle)
+        else:
+            self.queue.append(cycle)
+            self._pause()
+
+    def on_body(self, body: bytes) -> None:
+        """Parser callback: request body bytes (reading pauses past ``body_buffer``)."""
+        cycle = self.parsing
+        if cycle is not None and cycle.feed(body) > self.limits.body_buffer:
+            self._pause()
+
+    def on_message_complete(self) -> None:
+        """Parser callback: the request (and its body) is complete."""
+        cycle = self.parsing
+        if cycle is not None:
+            cycle.message_done()
+        if self._lingering:
+            self.close()
+
+    # ------------------------------------------------------------- control
+    def start(self, cycle: Cycle) -> None:
+        """Run the application for ``cycle`` (the connection's only running request)."""
+        self.current = cycle
+        self.deadline = 0.0
+        cycle.task = self.loop.create_task(cycle.run(self.state.app))
+
+    def finished(self, cycle: Cycle) -> None:
+        """The application returned: start the next queued request or go idle."""
+        if cycle is not self.current:
+            return
+        self.current = None
+        if self.closed:
+            return
+        if self.state.draining or not cycle.keep_alive:
+            if not cycle.response_done:
+                self.abort()
+            elif not cycle.body_done and not self.state.draining and not cycle.expect:
+                # Read and drop the rest of the body before closing, so the
+                # close does not reset the connection under the response.
+                self._lingering = True
+                self.queue.clear()
+                self.deadline = self.loop.time() + self.limits.keepalive_timeout
+                self._resume()
+            else:
+                self.close()
+            return
+        if self.queue:
+            self.start(self.queue.popleft())
+            if not self.queue:
+                self._resume()
+            return
+        if self._eof:
+            self.close()
+            return
+        if self._pending is not None:
+            self._send_refusal(self._pending)
+            return
+        self._resume()
+        timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
+        self.deadline = self.loop.time() + timeout
+
+    def body_taken(self, cycle: Cycle) -> None:
+        """The application consumed buffered body bytes: read more."""
+        if cycle is self.parsing and not self.queue:
+            self._resume()
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is in progress on this connection."""
+        return self.current is not None
+
+    def expire(self) -> None:
+        """The current deadline passed: 408 for a half-sent head, else close."""
+        self.deadline = 0.0
+        if self.current is None and self._in_head and not self._stopped:
+            self._refuse(RequestTimeout())
+        elif self.current is None:
+            self.close()
+        else:
+            self.abort()  # stuck reading a body or writing to a client that does not read
+
+    def shutdown(self) -> None:
+        """Graceful drain: close when idle, else after the response in progress."""
+        self._stop()
+        self.queue.clear()
+        if self.current is None:
+            self.close()
+        else:
+            self.current.keep_alive = False
+
+    def close(self) -> None:
+        """Close after pending writes."""
+        self.deadline = 0.0
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, dropping unsent data."""
+        self.deadline = 0.0
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------- helpers
+    def _pause(self) -> None:
+        if not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self._read_paused and not self._stopped and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def _stop(self) -> None:
+        self._stopped = True
+        self._pause()
+
+    def _refuse(self, error: GatewayError) -> None:
+        """Stop parsing; answer ``error`` now, or after the requests already accepted."""
+        self._stop()
+        self._in_head = False
+        if self.current is None:
+            self._send_refusal(error)
+        else:
+            self._pending = error
+
+    def _send_refusal(self, error: GatewayError) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(error_response(error, self.state.date_line))
+        self.close()
