@@ -136,3 +136,19 @@ async def test_weak_passwords_are_refused(sqlite_harness: Any, password: str, re
     if password != "carolcarol":  # only weak for that username
         with pytest.raises(WeakPassword):
             await sqlite_harness.admin.set_password("alice", password)
+
+
+async def test_poll_publishes_each_foreign_row_once(harness: Any) -> None:
+    """Rows written by this process are never re-published; foreign rows exactly once."""
+    revlog = harness.server.core.revlog
+    await harness.admin.revoke_jti("local-jti")
+    assert await revlog.poll(harness.clock()) == 0
+    async with AuthAdmin.open(harness.config, clock=harness.clock) as cli:
+        await cli.revoke_jti("foreign-jti")
+        await cli.revoke_subject("someone")
+    before = harness.store.view.applied
+    assert await revlog.poll(harness.clock()) == 2
+    assert harness.store.view.applied == before + 2
+    harness.clock.advance(5)
+    assert await revlog.poll(harness.clock()) == 0
+    assert harness.store.view.applied == before + 2

@@ -33,19 +33,28 @@ class RevocationLog:
         self._reader = readonly(engine)
         self._store = store
         self._last_id = 0
+        # Row ids already published by this process (id -> created_at), so the
+        # re-read window never publishes a row twice (each publish may be a
+        # Redis round trip and a fan-out to every gateway worker).
+        self._seen: dict[int, float] = {}
 
     async def record(self, event: RevocationEvent, now: float) -> None:
         """Persist ``event`` and publish it to this process's store."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                _r.insert().values(
-                    kind=event.kind.value,
-                    value=event.value,
-                    expires_at=event.expires_at,
-                    not_before=event.not_before,
-                    created_at=now,
+            row_id = (
+                await conn.execute(
+                    _r.insert()
+                    .values(
+                        kind=event.kind.value,
+                        value=event.value,
+                        expires_at=event.expires_at,
+                        not_before=event.not_before,
+                        created_at=now,
+                    )
+                    .returning(_r.c.id)
                 )
-            )
+            ).scalar_one()
+        self._seen[int(row_id)] = now
         if self._store is not None:
             await self._store.publish(event)
 
@@ -55,11 +64,12 @@ class RevocationLog:
             rows = list(await conn.execute(select(_r).where(_r.c.expires_at > now)))
             top = (await conn.execute(select(func.max(_r.c.id)))).scalar()
         self._last_id = int(top or 0)
+        self._seen.update((int(r.id), float(r.created_at)) for r in rows)
         await self._publish(rows)
         return len(rows)
 
     async def poll(self, now: float) -> int:
-        """Publish rows written since the last poll; returns how many rows were read."""
+        """Publish rows written elsewhere since the last poll; returns how many."""
         async with self._reader.connect() as conn:
             rows = list(
                 await conn.execute(
@@ -73,8 +83,12 @@ class RevocationLog:
             )
         if rows:
             self._last_id = max(self._last_id, max(int(r.id) for r in rows))
-        await self._publish(rows)
-        return len(rows)
+        fresh = [r for r in rows if int(r.id) not in self._seen]
+        self._seen.update((int(r.id), float(r.created_at)) for r in fresh)
+        horizon = now - 2 * _REREAD_SECONDS
+        self._seen = {i: t for i, t in self._seen.items() if t >= horizon or i >= self._last_id}
+        await self._publish(fresh)
+        return len(fresh)
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> None:
         if self._store is None:
