@@ -97,7 +97,9 @@ def validate_claims(
 ) -> VerifiedToken:
     """Check every claim rule for an access token whose signature already verified."""
     # RFC 9068 section 4 / RFC 8725 section 3.11: explicit typing.
-    if not policy.typ_allowed(header.get("typ")):
+    typ = header.get("typ")
+    # Exact-spelling fast path first; typ_allowed() handles case and prefix.
+    if not (type(typ) is str and typ in policy._typ_exact) and not policy.typ_allowed(typ):
         raise TypMismatch()
     exp, iat = claims.get("exp"), claims.get("iat")
     # Fast path: int/float in range and no nbf (NaN and inf fail the range test).
@@ -147,7 +149,10 @@ def validate_claims(
     roles_value = claims.get("roles", _MISSING)
     if roles_value is _MISSING:
         roles: frozenset[str] = frozenset()
-    elif type(roles_value) is list and all(type(r) is str for r in roles_value):
+    elif type(roles_value) is list:
+        for role in roles_value:  # a plain loop: no generator on the hot path
+            if type(role) is not str:
+                raise InvalidClaim("the roles claim must be a list of strings")
         roles = frozenset(roles_value)
     else:
         raise InvalidClaim("the roles claim must be a list of strings")

@@ -137,14 +137,14 @@ def parse_parts(token: str, max_bytes: int) -> tuple[Mapping[str, Any], bytes, b
             parts = _split(token, max_bytes)  # raises the precise error
     else:
         parts = _split(token, max_bytes)
-    head = parts[0]
+    head, body, sig = parts
     header = _header_cache.get(head)
     if header is None:
         header = _header(head)
-    payload = b64url_decode(parts[1])
-    signature = b64url_decode(parts[2])
-    # Canonical base64url is ASCII, so this slice encodes 1:1.
-    signing_input = token[: len(head) + 1 + len(parts[1])].encode("ascii")
+    # Canonical base64url is ASCII, so the signing input encodes 1:1.
+    signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
+    payload = b64url_decode(body)
+    signature = b64url_decode(sig)
     return header, payload, signing_input, signature
 
 
