@@ -15,7 +15,10 @@ The transaction is first tried inline on the event-loop thread with
 once and finishes in well under a millisecond (less than a thread hop costs),
 or fails with ``SQLITE_BUSY`` before touching anything, and is retried on the
 dedicated thread whose connection waits up to ``busy_timeout_s`` (another
-process, e.g. the CLI or a second worker, holds the lock).
+process, e.g. the CLI or a second worker, holds the lock). With
+``synchronous=NORMAL`` a WAL commit does not fsync; only SQLite's automatic
+checkpoint (every ~1,000 WAL pages) does, which briefly delays the loop every
+few thousand rotations.
 """
 
 from __future__ import annotations
