@@ -462,7 +462,7 @@ async def test_connect_and_upgrade_with_body_refused(raw: bytes) -> None:
     app = _App()
     async with _serve(app) as (port, _):
         data = await _exchange(port, raw)
-    assert data[:12] in (b"HTTP/1.1 501", b"HTTP/1.1 400")
+    assert data[:12] in (b"HTTP/1.1 405", b"HTTP/1.1 400")
     assert app.calls == 0
 
 

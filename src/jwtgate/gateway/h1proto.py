@@ -21,11 +21,10 @@ from urllib.parse import unquote
 
 import httptools
 
-from jwtgate.gateway.errors import BadRequest, GatewayError, HeadersTooLarge
+from jwtgate.gateway.errors import BadRequest, GatewayError, HeadersTooLarge, MethodNotAllowed
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import (
     ListenerState,
-    NotImplementedMethod,
     RequestTimeout,
     ServiceUnavailable,
     error_response,
@@ -39,6 +38,8 @@ _METHODS = {
     m.encode("ascii"): m
     for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 }
+
+_NO_CONNECT = frozenset(_METHODS.values())
 
 
 class _Refused(Exception):
@@ -152,9 +153,11 @@ class H1Protocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         """Half-close from the client: answer what arrived complete, then close."""
         cycle = self.current
-        if cycle is None or not cycle.body_done:
-            return None  # an unfinished body never will be: connection_lost tells the app
+        if cycle is None:
+            return None
         self._eof = True
+        if not cycle.body_done:
+            cycle.disconnect()  # its body can never complete now
         return True
 
     # -------------------------------------------------------- parser hooks
@@ -216,7 +219,8 @@ class H1Protocol(asyncio.Protocol):
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if method == "CONNECT":
-            raise _Refused(NotImplementedMethod())
+            # A gateway, not a forward proxy: no tunnels (RFC 9110 section 9.3.6).
+            raise _Refused(MethodNotAllowed(_NO_CONNECT))
         keep_alive = parser.should_keep_alive()
         if parser.should_upgrade():
             if self._framing:
@@ -306,11 +310,11 @@ class H1Protocol(asyncio.Protocol):
             if not self.queue:
                 self._resume()
             return
-        if self._eof:
-            self.close()
-            return
         if self._pending is not None:
             self._send_refusal(self._pending)
+            return
+        if self._eof:
+            self.close()
             return
         self._resume()
         timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
@@ -378,8 +382,11 @@ class H1Protocol(asyncio.Protocol):
         self._in_head = False
         if self.current is None:
             self._send_refusal(error)
-        else:
-            self._pending = error
+            return
+        self._pending = error
+        parsing = self.parsing
+        if parsing is not None and not parsing.body_done:
+            parsing.disconnect()  # a malformed body ends the request that was reading it
 
     def _send_refusal(self, error: GatewayError) -> None:
         if self.transport is not None and not self.transport.is_closing():

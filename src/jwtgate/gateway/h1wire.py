@@ -25,7 +25,6 @@ __all__ = [
     "H1Limits",
     "InternalError",
     "ListenerState",
-    "NotImplementedMethod",
     "RequestTimeout",
     "ServiceUnavailable",
     "error_response",
@@ -61,14 +60,6 @@ class RequestTimeout(GatewayError):
     code = "request_timeout"
     status = 408
     default_description = "the request was not received in time"
-
-
-class NotImplementedMethod(GatewayError):
-    """``CONNECT`` (tunnels) is not offered (RFC 9110 section 15.6.2)."""
-
-    code = "not_implemented"
-    status = 501
-    default_description = "this method is not supported"
 
 
 class ServiceUnavailable(GatewayError):
