@@ -58,15 +58,18 @@ async def _jwtgate_error(_request: Request, exc: Exception) -> Response:
         return error_response(
             "invalid_token", exc.description, 401, {"WWW-Authenticate": challenge}
         )
-    assert isinstance(exc, JwtGateError)
-    if exc.status >= 500:
-        _log.error("auth server error %s: %s", exc.code, exc.detail or exc.description)
+    if not isinstance(exc, JwtGateError) or exc.status >= 500:
+        if isinstance(exc, JwtGateError):  # operator log only; never sent to the client
+            _log.error("auth server error %s: %s", exc.code, exc.detail or exc.description)
+        else:
+            _log.error("auth server error %s", type(exc).__name__)
         return error_response("server_error", "internal error", 500)
     return error_response(exc.code, exc.description, exc.status)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        return error_response("invalid_request", "the request is invalid", 400)
     if exc.status_code == 405:
         return error_response(
             "method_not_allowed", "method not allowed", 405, dict(exc.headers or {})
