@@ -46,7 +46,9 @@ async def test_full_flow_audit_has_events_and_no_secrets(harness: Any, caplog: A
     h.keyring.rotate()
     await h.server.poll_once()
 
-    log_text = (h.config.data_dir / "audit.jsonl").read_text()
+    audit_file = h.config.data_dir / "audit.jsonl"
+    assert audit_file.stat().st_mode & 0o777 == 0o600  # owner-only
+    log_text = audit_file.read_text()
     events = [json.loads(line) for line in log_text.splitlines()]
     names = {e["event"] for e in events}
     assert {
