@@ -353,3 +353,17 @@ def test_non_string_tokens_are_malformed(
     with pytest.raises(TokenError) as err:
         verifier.verify(bad)
     assert err.value.code == "malformed_token"
+
+
+@pytest.mark.parametrize("where", [0, 1, 2], ids=["header", "payload", "signature"])
+def test_non_ascii_in_any_segment_is_bad_base64url(
+    where: int, forge: Any, session_keys: dict[str, SigningKey], clock: FrozenClock
+) -> None:
+    """Never a crash: a non-ASCII character anywhere is a 401 bad_base64url."""
+    key = session_keys["ES256"]
+    parts = _h(forge, key).split(".")
+    parts[where] = parts[where][:5] + "\u00e9" + parts[where][6:]
+    verifier = _verifier({"ES256": key}, clock, frozenset({"ES256"}))
+    with pytest.raises(TokenError) as err:
+        verifier.verify(".".join(parts))
+    assert err.value.code == "bad_base64url"

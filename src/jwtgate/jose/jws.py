@@ -141,10 +141,11 @@ def parse_parts(token: str, max_bytes: int) -> tuple[Mapping[str, Any], bytes, b
     header = _header_cache.get(head)
     if header is None:
         header = _header(head)
-    # Canonical base64url is ASCII, so the signing input encodes 1:1.
-    signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
     payload = b64url_decode(body)
     signature = b64url_decode(sig)
+    # Both segments decoded canonically, so they are ASCII and this encodes 1:1
+    # (the order matters: a non-ASCII character must be BadBase64Url, never a crash).
+    signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
     return header, payload, signing_input, signature
 
 
