@@ -38,7 +38,7 @@ AUDIENCE = "api"
 NOW = 1_800_000_000
 LEEWAY = 30
 MAX_LIFETIME = 3600
-ALGS = ("ES256", "EdDSA", "HS256", "RS256")
+ALGS = ("ES256", "EdDSA", "HS256", "PS256", "RS256")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -54,7 +54,7 @@ class Env:
 def _jose_key(key: SigningKey) -> Any:
     if key.alg == "HS256":
         return OctKey.import_key(key.secret_bytes())
-    cls: Any = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[key.alg]
+    cls: Any = {"RS256": RSAKey, "PS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[key.alg]
     return cls.import_key(key.public_jwk())
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jwtgate.clock import FrozenClock
-from jwtgate.errors import AlgorithmMismatch, KeyMaterialError, TokenExpired, WeakKey
+from jwtgate.errors import AlgorithmMismatch, KeyMaterialError, TokenError, TokenExpired, WeakKey
 from jwtgate.jose import (
     ALGORITHMS,
     AccessTokenMinter,
@@ -195,3 +196,36 @@ def test_keyring_persists_with_owner_only_permissions(tmp_path: Path, clock: Fro
     assert again.active.kid == ring.active.kid
     with pytest.raises(KeyMaterialError):
         Keyring.open(tmp_path / "nothing", create=False)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda t: t + "=", "bad_base64url"),
+        (lambda t: t.replace(".", "..", 1), "malformed_token"),
+        (lambda t: "{" + t, "json_serialization_rejected"),
+        (lambda t: "x" * 70_000, "token_too_large"),
+    ],
+    ids=["padding", "four-segments", "json-serialization", "over-64KiB"],
+)
+def test_decode_unverified_is_strict_on_structure(
+    mutate: Any, code: str, session_keys: dict[str, SigningKey], clock: FrozenClock
+) -> None:
+    token = (
+        AccessTokenMinter(
+            _Holder(session_keys["ES256"]), issuer=ISSUER, audience="api", clock=clock
+        )
+        .mint("alice")
+        .token
+    )
+    with pytest.raises(TokenError) as err:
+        decode_unverified(mutate(token))
+    assert err.value.code == code
+
+
+def test_decode_unverified_shows_alg_none_tokens(forge: Any) -> None:
+    """Display only: decode shows even an unsigned token; verification never accepts it."""
+    token = forge.enc({"alg": "none"}) + "." + forge.enc({"sub": "x"}) + "."
+    header, claims = decode_unverified(token)
+    assert header == {"alg": "none"}
+    assert claims == {"sub": "x"}
