@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,23 @@ async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
         assert (tmp_path / "jwtgate.db").exists()
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_files_and_directory_are_owner_only(tmp_path: Path) -> None:
+    # The database holds argon2 hashes and refresh-token hashes: 0600 / 0700 whatever the umask.
+    data_dir = tmp_path / "fresh"
+    old_umask = os.umask(0o022)
+    try:
+        engine = create_engine_for(_config(data_dir, None))
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for path in data_dir.glob("jwtgate.db*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,11 @@ async def _jwtgate_error(_request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuthError):
         return error_response(exc.code, exc.description, exc.status, exc.response_headers())
     if isinstance(exc, TokenError):
-        # RFC 6750 section 3.1; the finer reason stays in error_description.
-        challenge = f'Bearer realm="jwtgate", error="invalid_token", error_description="{exc.code}"'
+        # RFC 6750 section 3.1, worded as the gateway words it; descriptions are
+        # fixed strings of ours (no quote or backslash), never token text.
+        challenge = (
+            f'Bearer realm="jwtgate", error="invalid_token", error_description="{exc.description}"'
+        )
         return error_response(
             "invalid_token", exc.description, 401, {"WWW-Authenticate": challenge}
         )

@@ -37,7 +37,7 @@ class AuditLog:
 
     def _open(self) -> int | None:
         if self._fd is None and self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # O_APPEND keeps concurrent writers (CLI and server) line-atomic.
             self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return self._fd

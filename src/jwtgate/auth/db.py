@@ -11,6 +11,7 @@ erroring.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,16 @@ def readonly(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_READONLY: True})
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only before SQLite does (it holds password hashes).
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the database file's
+    mode, so 0600 here covers them too.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def create_engine_for(config: JwtGateConfig) -> AsyncEngine:
     """Create the async engine for ``config`` (the data directory is created for SQLite)."""
     raw = database_url_for(config)
@@ -110,7 +121,7 @@ def create_engine_for(config: JwtGateConfig) -> AsyncEngine:
         if url.drivername != "sqlite+aiosqlite":
             url = url.set(drivername="sqlite+aiosqlite")
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(url.database))
         engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
