@@ -507,3 +507,12 @@ async def test_drain_finishes_in_flight_and_closes_idle() -> None:
         assert resp["headers"]["connection"] == "close"
         busy_w.close()
         idle_w.close()
+
+
+async def test_pipeline_beyond_the_queue_bound_is_answered_in_part_then_closed() -> None:
+    """RFC 9112 section 9.3.2: unanswered requests on a closed connection are retried."""
+    app = _App()
+    async with _serve(app, max_pipeline=2) as (port, _):
+        data = await _exchange(port, b"".join(GET % b"%d" % i for i in range(8)))
+    assert data.count(b"HTTP/1.1 ") == data.count(b"HTTP/1.1 200 OK") == 3  # no error
+    assert app.order == ["0", "1", "2"]

@@ -45,8 +45,8 @@ _NO_CONNECT = frozenset(_METHODS.values())
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing with a chosen response."""
 
-    def __init__(self, error: GatewayError) -> None:
-        super().__init__(error.code)
+    def __init__(self, error: GatewayError | None) -> None:
+        super().__init__(error.code if error is not None else "closed")
         self.error = error
 
 
@@ -79,6 +79,7 @@ class H1Protocol(asyncio.Protocol):
         self._read_paused = False
         self._stopped = False  # nothing more is read or parsed on this connection
         self._pending: GatewayError | None = None  # refusal to send once idle
+        self._close_when_idle = False
         self._lingering = False
 
     # ------------------------------------------------------------ transport
@@ -87,7 +88,7 @@ class H1Protocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         state = self.state
         if len(state.connections) >= self.limits.max_connections or state.draining:
-            self.closed = True
+            self.closed = self._stopped = True
             transport.write(error_response(ServiceUnavailable(), state.date_line))  # type: ignore[attr-defined]
             transport.close()
             return
@@ -164,7 +165,9 @@ class H1Protocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         """Parser callback: a new request starts."""
         if len(self.queue) >= self.limits.max_pipeline:
-            raise _Refused(BadRequest("too many pipelined requests"))
+            # Answer what is queued, then close; RFC 9112 section 9.3.2 has the
+            # client retry the requests left unanswered on a closed connection.
+            raise _Refused(None)
         self._in_head = True
         self._url = b""
         self._headers = []
@@ -313,7 +316,7 @@ class H1Protocol(asyncio.Protocol):
         if self._pending is not None:
             self._send_refusal(self._pending)
             return
-        if self._eof:
+        if self._eof or self._close_when_idle:
             self.close()
             return
         self._resume()
@@ -376,14 +379,18 @@ class H1Protocol(asyncio.Protocol):
         self._stopped = True
         self._pause()
 
-    def _refuse(self, error: GatewayError) -> None:
-        """Stop parsing; answer ``error`` now, or after the requests already accepted."""
+    def _refuse(self, error: GatewayError | None) -> None:
+        """Stop parsing; answer ``error`` (None: just close) now or after accepted requests."""
         self._stop()
         self._in_head = False
         if self.current is None:
-            self._send_refusal(error)
+            if error is None:
+                self.close()
+            else:
+                self._send_refusal(error)
             return
         self._pending = error
+        self._close_when_idle = True
         parsing = self.parsing
         if parsing is not None and not parsing.body_done:
             parsing.disconnect()  # a malformed body ends the request that was reading it

@@ -13,7 +13,7 @@ import http
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jwtgate.gateway.errors import GatewayError, render_error
 
@@ -162,8 +162,3 @@ class ListenerState:
             deadline = conn.deadline
             if deadline and now >= deadline:
                 conn.expire()
-
-    def stats(self) -> dict[str, Any]:
-        """Connection counts (for tests and debugging)."""
-        busy = sum(1 for c in self.connections if c.busy)
-        return {"connections": len(self.connections), "busy": busy}
