@@ -516,3 +516,19 @@ async def test_pipeline_beyond_the_queue_bound_is_answered_in_part_then_closed()
         data = await _exchange(port, b"".join(GET % b"%d" % i for i in range(8)))
     assert data.count(b"HTTP/1.1 ") == data.count(b"HTTP/1.1 200 OK") == 3  # no error
     assert app.order == ["0", "1", "2"]
+
+
+async def test_unread_body_is_drained_then_the_connection_closes() -> None:
+    """A refusal before the body was read: the rest is read and dropped, nothing after it runs."""
+    app = _App()
+    async with _serve(app) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /deny HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        (resp,) = await _read_responses(reader, 1)
+        writer.write(b"defghij" + GET % b"after")
+        rest = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert resp["status"] == 401
+    assert resp["headers"]["connection"] == "close"
+    assert rest == b""
+    assert app.order == [""]  # the request behind the body never reached the app

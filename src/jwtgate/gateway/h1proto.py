@@ -164,6 +164,8 @@ class H1Protocol(asyncio.Protocol):
     # -------------------------------------------------------- parser hooks
     def on_message_begin(self) -> None:
         """Parser callback: a new request starts."""
+        if self._lingering:
+            raise _Refused(None)  # only the rest of the refused body was wanted
         if len(self.queue) >= self.limits.max_pipeline:
             # Answer what is queued, then close; RFC 9112 section 9.3.2 has the
             # client retry the requests left unanswered on a closed connection.
