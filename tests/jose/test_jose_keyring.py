@@ -160,3 +160,24 @@ def test_rotate_to_another_algorithm(tmp_path: Path, clock: FrozenClock) -> None
     new = ring.rotate(algorithm="EdDSA")
     assert new.alg == "EdDSA"
     assert sorted(i.alg for i in ring.infos()) == ["ES256", "EdDSA"]
+
+
+def test_promoted_key_ages_from_activation(tmp_path: Path, clock: FrozenClock) -> None:
+    ring = _open(tmp_path, clock)
+    pending = ring.generate()
+    clock.advance(5000)
+    assert ring.rotate().kid == pending.kid
+    # Generated 5000 s ago but active only now: not due for a 3600 s rotation.
+    assert ring.maybe_rotate(3600) is False
+    assert ring.active.kid == pending.kid
+
+
+def test_due_rotation_happens_once_across_processes(tmp_path: Path, clock: FrozenClock) -> None:
+    first = _open(tmp_path, clock)
+    second = _open(tmp_path, clock)
+    clock.advance(3600)
+    assert first.maybe_rotate(3600) is True
+    # The second process re-reads the keyring (and re-checks under the lock),
+    # sees the fresh key and does not rotate again.
+    assert second.maybe_rotate(3600) is False
+    assert len(second.infos()) == 2

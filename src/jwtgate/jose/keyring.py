@@ -60,6 +60,8 @@ class KeyInfo:
     state: KeyState
     created_at: float
     verify_until: float | None
+    activated_at: float | None = None
+    """When the key became active (a pre-published key is older than that)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (as stored in keyring.json)."""
@@ -69,18 +71,21 @@ class KeyInfo:
             "state": self.state.value,
             "created_at": self.created_at,
             "verify_until": self.verify_until,
+            "activated_at": self.activated_at,
         }
 
 
 def _info_from_json(item: Any) -> KeyInfo:
     try:
         until = item["verify_until"]
+        activated = item.get("activated_at")
         return KeyInfo(
             kid=safe_kid(item["kid"]),
             alg=str(item["alg"]),
             state=KeyState(item["state"]),
             created_at=float(item["created_at"]),
             verify_until=None if until is None else float(until),
+            activated_at=None if activated is None else float(activated),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyMaterialError("keyring.json is corrupt") from exc
@@ -207,35 +212,9 @@ class Keyring:
 
     def rotate(self, *, algorithm: str | None = None) -> SigningKey:
         """Make a new active key; the previous one stays verify-only for ``retain_seconds``."""
-        alg = algorithm or self._algorithm
         with locked(self._dir):
             self._load()
-            infos = self._retire_expired(list(self._infos))
-            now = self._clock()
-            pending = [
-                i
-                for i in infos
-                if i.state is KeyState.VERIFY_ONLY and i.verify_until is None and i.alg == alg
-            ]
-            new_files: dict[str, SigningKey] = {}
-            if pending:
-                chosen = pending[-1]
-            else:
-                key = generate_key(alg, rsa_bits=self._rsa_bits)
-                chosen = KeyInfo(key.kid, alg, KeyState.VERIFY_ONLY, now, None)
-                infos.append(chosen)
-                new_files[key.kid] = key
-            out: list[KeyInfo] = []
-            for info in infos:
-                if info.kid == chosen.kid:
-                    info = replace(info, state=KeyState.ACTIVE, verify_until=None)
-                elif info.state is KeyState.ACTIVE:
-                    info = replace(
-                        info, state=KeyState.VERIFY_ONLY, verify_until=now + self._retain
-                    )
-                out.append(info)
-            self._save(out, new_files)
-            self._load()
+            self._rotate_locked(algorithm or self._algorithm)
         return self.active
 
     def generate(self, algorithm: str | None = None) -> KeyInfo:
@@ -246,18 +225,22 @@ class Keyring:
         return info
 
     def maybe_rotate(self, interval: float) -> bool:
-        """Rotate if the active key is older than ``interval``; retire expired keys."""
+        """Rotate if the active key is older than ``interval``; retire expired keys.
+
+        Safe to call from several processes: the decision is re-taken under
+        the keyring lock, so a due rotation happens once, not once per process.
+        """
         now = self._clock()
         self.reload_if_changed()
-        info = self._active_info()
-        if info is not None and now - info.created_at >= interval:
-            self.rotate()
-            return True
-        if any(_expired(i, now) for i in self._infos):
-            with locked(self._dir):
-                self._load()
-                self._save(self._retire_expired(list(self._infos)), {})
-                self._load()
+        if not self._rotation_due(now, interval) and not any(_expired(i, now) for i in self._infos):
+            return False
+        with locked(self._dir):
+            self._load()  # another process may have rotated meanwhile
+            if self._rotation_due(now, interval):
+                self._rotate_locked(self._algorithm)
+                return True
+            self._save(self._retire_expired(list(self._infos)), {})
+            self._load()
         return False
 
     def reload_if_changed(self) -> bool:
@@ -267,6 +250,39 @@ class Keyring:
         return self._version != before
 
     # ------------------------------------------------------------- private
+    def _rotation_due(self, now: float, interval: float) -> bool:
+        info = self._active_info()
+        if info is None:
+            return False
+        since = info.activated_at if info.activated_at is not None else info.created_at
+        return now - since >= interval
+
+    def _rotate_locked(self, alg: str) -> None:
+        infos = self._retire_expired(list(self._infos))
+        now = self._clock()
+        pending = [
+            i
+            for i in infos
+            if i.state is KeyState.VERIFY_ONLY and i.verify_until is None and i.alg == alg
+        ]
+        new_files: dict[str, SigningKey] = {}
+        if pending:
+            chosen = pending[-1]
+        else:
+            key = generate_key(alg, rsa_bits=self._rsa_bits)
+            chosen = KeyInfo(key.kid, alg, KeyState.VERIFY_ONLY, now, None)
+            infos.append(chosen)
+            new_files[key.kid] = key
+        out: list[KeyInfo] = []
+        for info in infos:
+            if info.kid == chosen.kid:
+                info = replace(info, state=KeyState.ACTIVE, verify_until=None, activated_at=now)
+            elif info.state is KeyState.ACTIVE:
+                info = replace(info, state=KeyState.VERIFY_ONLY, verify_until=now + self._retain)
+            out.append(info)
+        self._save(out, new_files)
+        self._load()
+
     def _active_info(self) -> KeyInfo | None:
         return next((i for i in self._infos if i.state is KeyState.ACTIVE), None)
 
@@ -283,7 +299,9 @@ class Keyring:
 
     def _add(self, alg: str, state: KeyState) -> KeyInfo:
         key = generate_key(alg, rsa_bits=self._rsa_bits)
-        info = KeyInfo(key.kid, alg, state, self._clock(), None)
+        now = self._clock()
+        activated = now if state is KeyState.ACTIVE else None
+        info = KeyInfo(key.kid, alg, state, now, None, activated)
         self._save([*self._retire_expired(list(self._infos)), info], {key.kid: key})
         self._load()
         return info
