@@ -93,3 +93,21 @@ def test_rsa_generation_shows_progress(inproc_cli: RunCli, tmp_path: Path) -> No
     assert made.rc == 0, made.err
     assert "generating an RSA-2048 key for RS256" in made.err  # long operation: progress on stderr
     assert made.json()["keys"][0]["alg"] == "RS256"
+
+
+def test_keys_retire_refuses_active_then_retires(inproc_cli: RunCli) -> None:
+    jwtgate_cli = inproc_cli
+    first = jwtgate_cli("keys", "generate", "--json").json()["keys"][0]["kid"]
+    refused = jwtgate_cli("keys", "retire", f"--kid={first}")
+    assert refused.rc == 1
+    assert "rotate first" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert jwtgate_cli("keys", "rotate").rc == 0
+    retired = jwtgate_cli("keys", "retire", f"--kid={first}", "--json")
+    assert retired.rc == 0, retired.err
+    assert retired.json()["state"] == "retired"
+    jwks = jwtgate_cli("keys", "jwks").json()
+    assert first not in {k["kid"] for k in jwks["keys"]}
+    missing = jwtgate_cli("keys", "retire", "--kid=nope")
+    assert missing.rc == 1
+    assert "not_found" in missing.err

@@ -181,3 +181,28 @@ def test_due_rotation_happens_once_across_processes(tmp_path: Path, clock: Froze
     # sees the fresh key and does not rotate again.
     assert second.maybe_rotate(3600) is False
     assert len(second.infos()) == 2
+
+
+def test_retire_stops_trusting_a_leaked_key_at_once(tmp_path: Path, clock: FrozenClock) -> None:
+    ring = _open(tmp_path, clock)
+    leaked = ring.active
+    minter = AccessTokenMinter(ring, issuer=ISSUER, audience="api", clock=clock)
+    token = minter.mint("alice", ttl=900).token
+    policy = IssuerPolicy(ISSUER, frozenset({"api"}), frozenset({"ES256"}), ring)
+    verifier = Verifier([policy], clock=clock)
+    assert verifier.verify(token).kid == leaked.kid  # now cached
+    with pytest.raises(KeyMaterialError, match="rotate first"):
+        ring.retire(leaked.kid)  # there must always be a key to sign with
+    ring.rotate()
+    ring.retire(leaked.kid)
+    states = {i.kid: i.state for i in ring.infos()}
+    assert states[leaked.kid] is KeyState.RETIRED
+    assert leaked.kid not in {k["kid"] for k in ring.jwks()["keys"]}
+    assert not (tmp_path / "keys" / f"{leaked.kid}.pem").exists()
+    with pytest.raises(TokenError) as err:
+        verifier.verify(token)  # the cache entry is dropped with the key
+    assert err.value.code == "unknown_kid"
+    other = _open(tmp_path, clock)  # another process reading the same keyring
+    assert other.get(leaked.kid) is None
+    with pytest.raises(KeyMaterialError, match="no key"):
+        ring.retire("no-such-kid")

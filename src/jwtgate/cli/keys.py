@@ -89,6 +89,19 @@ def _rotate(ctx: CliContext) -> int:
     return 0
 
 
+def _retire(ctx: CliContext) -> int:
+    keyring = open_keyring(ctx, create=False)
+    kid: str = ctx.args.kid
+    if kid not in {i.kid for i in keyring.infos()}:
+        raise NotFound(f"no key with kid {kid!r} in the keyring (see 'jwtgate keys list')")
+    info = keyring.retire(kid)
+    ctx.emit(
+        {"kid": info.kid, "alg": info.alg, "state": _state(info.state)},
+        f"retired: {info.kid} ({info.alg}); tokens it signed are no longer accepted",
+    )
+    return 0
+
+
 def _jwks(ctx: CliContext) -> int:
     keyring = open_keyring(ctx, create=False)
     # The JWKS is JSON whatever the output mode: it is meant to be piped or served.
@@ -146,6 +159,21 @@ def register(sub: Subparsers) -> None:
         handler=_rotate,
     )
     rot.add_argument("--alg", choices=ALGORITHMS, help="algorithm of the new key")
+    ret = add_command(
+        keys,
+        "retire",
+        help="stop trusting one key now (a leaked key); rotate first if it is active",
+        description="Retire the key with the given kid at once: it leaves the JWKS, tokens "
+        "it signed are refused by every gateway reading this keyring or its JWKS, and its "
+        "private key file is deleted. The active key cannot be retired; run "
+        "'jwtgate keys rotate' first.",
+        handler=_retire,
+    )
+    ret.add_argument(
+        "--kid",
+        required=True,
+        help="the key id (see 'jwtgate keys list'); write --kid=K when K starts with -",
+    )
     add_command(keys, "jwks", help="print the public JWKS (never private members)", handler=_jwks)
     exp = add_command(
         keys,

@@ -224,6 +224,25 @@ class Keyring:
             info = self._add(algorithm or self._algorithm, KeyState.VERIFY_ONLY)
         return info
 
+    def retire(self, kid: str) -> KeyInfo:
+        """Stop trusting ``kid`` now and delete its private material (a leaked key).
+
+        Tokens it signed stop verifying at once, everywhere the keyring or the
+        JWKS is read. The active key cannot be retired: rotate first, so that
+        there is always a key to sign with.
+        """
+        with locked(self._dir):
+            self._load()
+            info = next((i for i in self._infos if i.kid == kid), None)
+            if info is None:
+                raise KeyMaterialError("no key with this kid in the keyring")
+            if info.state is KeyState.ACTIVE:
+                raise KeyMaterialError("the active key cannot be retired; rotate first")
+            retired = replace(info, state=KeyState.RETIRED, verify_until=self._clock())
+            self._save([retired if i.kid == kid else i for i in self._infos], {})
+            self._load()
+        return retired
+
     def maybe_rotate(self, interval: float) -> bool:
         """Rotate if the active key is older than ``interval``; retire expired keys.
 
