@@ -111,7 +111,8 @@ def spec_for(alg: str) -> AlgSpec:
 
 
 def _hash(spec: AlgSpec) -> hashes.HashAlgorithm:
-    assert spec.hash_bits is not None
+    if spec.hash_bits is None:  # EdDSA has no separate hash; never asked for one
+        raise KeyMaterialError("algorithm has no hash", detail=f"alg={spec.name}")
     return _HASHES[spec.hash_bits]()
 
 
