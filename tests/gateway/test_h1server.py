@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import socket
@@ -532,3 +533,50 @@ async def test_unread_body_is_drained_then_the_connection_closes() -> None:
     assert resp["headers"]["connection"] == "close"
     assert rest == b""
     assert app.order == [""]  # the request behind the body never reached the app
+
+
+async def test_client_that_stops_reading_is_cut_off_and_the_app_unblocked() -> None:
+    """Write back-pressure: ``send`` waits while the socket is full; io_timeout aborts."""
+    returned: list[float] = []
+    done = asyncio.Event()
+
+    async def flood(scope: Scope, receive: Any, send: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = b"x" * 65536
+        for _ in range(2000):  # 128 MiB if nothing pushed back
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            returned.append(loop.time())
+        done.set()
+
+    async with _serve(flood, io_timeout=0.3) as (port, _):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /flood HTTP/1.1\r\nHost: t\r\n\r\n")
+        await asyncio.wait_for(done.wait(), 10)  # the abort turns the rest into no-ops
+        writer.close()
+    gaps = [b - a for a, b in itertools.pairwise(returned)]
+    assert max(gaps) >= 0.25  # one send waited for the full socket until the timeout
+    blocked_at = gaps.index(max(gaps))
+    assert blocked_at < 200  # at most ~12 MiB went out before back-pressure held the app
+
+
+async def test_drain_gives_up_after_drain_seconds() -> None:
+    app = _App()  # /hold never finishes unless released
+    sock = bind_socket("127.0.0.1", 0)
+    server = LeanServer(app, drain_seconds=0.3)
+    task = asyncio.create_task(server.serve([sock]))
+    await asyncio.wait_for(server.wait_started(), 5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    writer.write(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    server.should_exit = True
+    await asyncio.wait_for(task, 5)
+    elapsed = loop.time() - started
+    with contextlib.suppress(ConnectionError):
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # aborted, no response
+    writer.close()
+    sock.close()
+    assert 0.25 <= elapsed < 2.0
+    assert not app.release.is_set()
