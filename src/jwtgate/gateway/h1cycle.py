@@ -28,6 +28,7 @@ _UNSET, _LENGTH, _CHUNKED, _NO_BODY, _UNTIL_CLOSE = range(5)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SMALL = 16_384
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_FRAMING = frozenset({b"content-length", b"connection", b"transfer-encoding"})
 
 
 def _where(exc: BaseException) -> str:
@@ -232,18 +233,21 @@ class Cycle:
         parts = [STATUS_LINES.get(status) or status_line(status), state.default_head]
         lines = 2 + state.default_lines  # status line, blank line, default lines
         length: int | None = None
-        for name, value in self._headers:
+        headers = self._headers
+        lines += len(headers)
+        for name, value in headers:
             lname = name.lower()
-            if lname == b"content-length":
-                length = int(value)
-            elif lname == b"connection":
-                if b"close" in value.lower():
-                    self.keep_alive = False
-                continue  # we write our own, matching what we will do
-            elif lname == b"transfer-encoding":
-                continue  # framing is ours to decide
+            if lname in _FRAMING:
+                if lname == b"content-length":
+                    length = int(value)
+                else:
+                    # Connection and Transfer-Encoding are ours to write, matching
+                    # what this server actually does with the connection and body.
+                    if lname == b"connection" and b"close" in value.lower():
+                        self.keep_alive = False
+                    lines -= 1
+                    continue
             parts += (lname, b": ", value, b"\r\n")
-            lines += 1
         scope = self.scope
         if status < 200 or status == 204 or status == 304 or scope["method"] == "HEAD":
             self._framing = _NO_BODY

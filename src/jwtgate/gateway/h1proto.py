@@ -40,6 +40,7 @@ _METHODS = {
 }
 
 _NO_CONNECT = frozenset(_METHODS.values())
+_NOTED = frozenset({b"content-length", b"transfer-encoding", b"expect"})
 
 
 class _Refused(Exception):
@@ -198,14 +199,18 @@ class H1Protocol(asyncio.Protocol):
         ):
             raise _Refused(HeadersTooLarge())
         name = name.lower()
+        if name in _NOTED:
+            self._note(name, value)
+        headers.append((name, value))
+
+    def _note(self, name: bytes, value: bytes) -> None:
         if name == b"content-length":
             self._framing |= 1
         elif name == b"transfer-encoding":
             self._framing |= 2
             self._te = self._te + b"," + value if self._te else value
-        elif name == b"expect" and value.lower() == b"100-continue":
+        elif value.lower() == b"100-continue":
             self._expect = True
-        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """Parser callback: build the ASGI scope and start (or queue) the request."""
