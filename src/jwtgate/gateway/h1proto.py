@@ -17,7 +17,6 @@ import asyncio
 import logging
 from collections import deque
 from typing import Any
-from urllib.parse import unquote
 
 import httptools
 
@@ -28,6 +27,7 @@ from jwtgate.gateway.h1wire import (
     RequestTimeout,
     ServiceUnavailable,
     error_response,
+    split_target,
 )
 
 __all__ = ["H1Protocol"]
@@ -236,21 +236,10 @@ class H1Protocol(asyncio.Protocol):
             if self._framing:
                 raise _Refused(BadRequest("upgrade requests cannot carry a body"))
             keep_alive = False
-        url = self._url
-        if url[:1] == b"/" and b"#" not in url:
-            raw_path, _, query = url.partition(b"?")
-        else:
-            try:
-                parsed = httptools.parse_url(url)
-            except httptools.HttpParserInvalidURLError:
-                raise _Refused(BadRequest("invalid request target")) from None
-            raw_path, query = parsed.path or b"", parsed.query or b""
-        try:
-            path = raw_path.decode("ascii")
-        except UnicodeDecodeError:
-            raise _Refused(BadRequest("invalid request target")) from None
-        if "%" in path:
-            path = unquote(path)  # as uvicorn: path is percent-decoded, raw_path is not
+        target = split_target(self._url)
+        if target is None:
+            raise _Refused(BadRequest("invalid request target"))
+        path, raw_path, query = target
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": _ASGI,

@@ -14,6 +14,9 @@ import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import httptools
 
 from jwtgate.gateway.errors import GatewayError, render_error
 
@@ -28,6 +31,7 @@ __all__ = [
     "RequestTimeout",
     "ServiceUnavailable",
     "error_response",
+    "split_target",
     "status_line",
 ]
 
@@ -100,6 +104,28 @@ def error_response(exc: GatewayError, date_line: bytes, *, close: bool = True) -
     parts.append(b"\r\n")
     parts.append(body)
     return b"".join(parts)
+
+
+def split_target(url: bytes) -> tuple[str, bytes, bytes] | None:
+    """``(path, raw_path, query_string)`` of a request target, as uvicorn builds them.
+
+    ``path`` is percent-decoded, ``raw_path`` is not; a fragment is dropped;
+    the absolute form (RFC 9112 section 3.2.2) yields its path. None when the
+    target cannot be parsed or is not ASCII.
+    """
+    if url[:1] == b"/" and b"#" not in url:
+        raw_path, _, query = url.partition(b"?")  # origin form: no parser call needed
+    else:
+        try:
+            parsed = httptools.parse_url(url)
+        except httptools.HttpParserInvalidURLError:
+            return None
+        raw_path, query = parsed.path or b"", parsed.query or b""
+    try:
+        path = raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return (unquote(path) if "%" in path else path), raw_path, query
 
 
 def _date_line() -> bytes:
