@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -36,15 +37,24 @@ __all__ = [
 
 UPSTREAM_BODY = '{"ok":true}'
 
-# wrk runs init() once per thread; each thread starts at a different offset so
-# the threads do not send the same token in lockstep.
+# wrk runs setup() once per thread in the main Lua state, then init() in each
+# thread's own state.  Every run and every thread starts at a different random
+# offset (run_wrk passes a fresh seed after the token file): an unseeded math.random
+# would start every run at the same token, so short runs would keep seeing
+# the same few thousand tokens.
 ROTATE_TOKENS_LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
 local tokens = {}
 local idx = 0
 function init(args)
   for line in io.lines(args[1]) do
     if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
   end
+  math.randomseed(tonumber(args[2] or "0") + 7919 * (id or 0))
   idx = math.random(#tokens)
 end
 function request()
@@ -219,8 +229,8 @@ def run_wrk(
     if script is not None:
         argv += ["-s", str(script)]
     argv.append(url)
-    if script_args:
-        argv += ["--", *script_args]
+    if script is not None:
+        argv += ["--", *script_args, str(random.randrange(2**31))]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=duration + 60)
     return parse_wrk(out.stdout)
 

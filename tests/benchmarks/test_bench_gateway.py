@@ -142,6 +142,7 @@ def test_wrk_rotation_script_reads_a_token_file() -> None:
     lua = upstream.ROTATE_TOKENS_LUA
     assert "io.lines(args[1])" in lua
     assert '"Bearer "' in lua
+    assert "math.randomseed(tonumber(args[2]" in lua  # a fresh start offset every run
 
 
 def test_cpu_seconds_and_rss_of_this_process() -> None:
