@@ -4,11 +4,10 @@ A worker builds its own :class:`Runtime`, starts the in-process components,
 compiles the policy and runs one HTTP server per listener on sockets bound
 by the parent: the lean server (:mod:`jwtgate.gateway.h1server`, the
 default) or uvicorn (``gateway.http_server: uvicorn``), both on uvloop and
-httptools. Signals: SIGHUP reloads the
-configuration file (a bad file is logged and the old policy keeps serving),
-SIGTERM and SIGINT drain (stop accepting, finish in-flight requests for up
-to ``drain_seconds``). Background ticks pick up key rotations and prune the
-revocation view.
+httptools. Signals: SIGHUP reloads the configuration file (a bad file is
+logged and the old policy keeps serving), SIGTERM and SIGINT drain (stop
+accepting, finish in-flight requests for up to ``drain_seconds``).
+Background ticks pick up key rotations and prune the revocation view.
 """
 
 from __future__ import annotations
