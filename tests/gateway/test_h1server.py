@@ -123,16 +123,13 @@ class _Responses:
         return self.items
 
 
-async def _exchange(port: int, data: bytes, *, until_close: bool = True) -> bytes:
+async def _exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a new connection; everything the server sends until it closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
     await writer.drain()
     try:
-        if until_close:
-            return await asyncio.wait_for(reader.read(1 << 20), 5) + await asyncio.wait_for(
-                reader.read(), 5
-            )
-        return await asyncio.wait_for(reader.read(1 << 20), 5)
+        return await asyncio.wait_for(reader.read(), 5)
     finally:
         writer.close()
 
