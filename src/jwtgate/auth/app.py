@@ -61,6 +61,12 @@ async def _jwtgate_error(_request: Request, exc: Exception) -> Response:
         return error_response(
             "invalid_token", exc.description, 401, {"WWW-Authenticate": challenge}
         )
+    if isinstance(exc, JwtGateError) and exc.status == 503:
+        # e.g. revocation_unavailable: the revocation is stored in the database
+        # and published once the store is back; the client may simply retry
+        # (RFC 6749 section 4.1.2.1 names this error temporarily_unavailable).
+        _log.warning("auth server dependency unavailable: %s", exc.code)
+        return error_response("temporarily_unavailable", exc.description, 503, {"Retry-After": "5"})
     if not isinstance(exc, JwtGateError) or exc.status >= 500:
         if isinstance(exc, JwtGateError):  # operator log only; never sent to the client
             _log.error("auth server error %s: %s", exc.code, exc.detail or exc.description)
