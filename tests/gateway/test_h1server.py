@@ -577,3 +577,17 @@ async def test_drain_gives_up_after_drain_seconds() -> None:
     sock.close()
     assert 0.25 <= elapsed < 2.0
     assert not app.release.is_set()
+
+
+async def test_http_1_0_with_transfer_encoding_is_served_then_closed() -> None:
+    """RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing."""
+    app = _App()
+    request = (
+        b"POST /echo HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    async with _serve(app) as (port, _):
+        data = await _exchange(port, request + GET % b"behind")
+    assert data.count(b"HTTP/1.1 200 ") == 1
+    assert b"connection: close" in data
+    assert app.order == [""]

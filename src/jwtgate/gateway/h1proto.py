@@ -232,6 +232,11 @@ class H1Protocol(asyncio.Protocol):
             # A gateway, not a forward proxy: no tunnels (RFC 9110 section 9.3.6).
             raise _Refused(MethodNotAllowed(_NO_CONNECT))
         keep_alive = parser.should_keep_alive()
+        version = parser.get_http_version()
+        if self._framing & 2 and version == "1.0":
+            # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means faulty
+            # framing; serve this request, then close the connection.
+            keep_alive = False
         if parser.should_upgrade():
             if self._framing:
                 raise _Refused(BadRequest("upgrade requests cannot carry a body"))
@@ -243,7 +248,7 @@ class H1Protocol(asyncio.Protocol):
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": _ASGI,
-            "http_version": parser.get_http_version(),
+            "http_version": version,
             "server": self.server,
             "client": self.client,
             "scheme": self.state.scheme,
