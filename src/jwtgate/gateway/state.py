@@ -43,6 +43,8 @@ class Resources:
         if close is not None:
             await close()
         self.access.flush()
+        if self.metrics is not None:
+            self.metrics.flush()  # per-request tallies are batched; keep the last ones
 
 
 @dataclass
