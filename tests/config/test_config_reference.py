@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from jwtgate.config import JwtGateConfig, TokenSettings
 from jwtgate.config.reference import render_reference
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "configuration.md"
 
 
 def test_docs_match_the_models() -> None:
@@ -28,3 +29,9 @@ def test_every_top_level_and_token_field_is_listed() -> None:
     for name in TokenSettings.model_fields:
         assert f"| `tokens.{name}` |" in text
     assert "| `gateway.routes[].require.scopes.any_of` |" in text
+
+
+def test_readme_embeds_the_current_reference() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = render_reference().split("| key | type | default | meaning |", 1)[1]
+    assert table in readme
