@@ -20,7 +20,15 @@ from jwtgate.config import JwtGateConfig
 from jwtgate.jose import Keyring
 from jwtgate.revocation import InMemoryRevocationStore, RevocationStore
 
-__all__ = ["ASGIApp", "Component", "ComponentFactory", "Runtime", "build_runtime"]
+__all__ = [
+    "ASGIApp",
+    "Component",
+    "ComponentFactory",
+    "Runtime",
+    "build_runtime",
+    "open_keyring",
+    "revocation_store",
+]
 
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -68,7 +76,28 @@ ComponentFactory = Callable[[Runtime, frozenset[str]], Awaitable[dict[str, Compo
 """Builds the components named by the routes (e.g. ``auth``, ``echo``, ``console``)."""
 
 
-def _revocation_store(config: JwtGateConfig, clock: Clock) -> RevocationStore:
+def open_keyring(
+    config: JwtGateConfig,
+    *,
+    create: bool,
+    clock: Clock = system_clock,
+    algorithm: str | None = None,
+) -> Keyring:
+    """The local issuer's keyring in ``config.data_dir``, set up from ``config.tokens``."""
+    tokens = config.tokens
+    return Keyring.open(
+        config.data_dir,
+        algorithm=algorithm or tokens.algorithm,
+        rsa_bits=tokens.rsa_bits,
+        # A verify-only key must outlive every token it signed (RFC 7517 rotation).
+        retain_seconds=float(tokens.max_ttl + tokens.leeway),
+        clock=clock,
+        create=create,
+    )
+
+
+def revocation_store(config: JwtGateConfig, clock: Clock = system_clock) -> RevocationStore:
+    """The revocation store ``config.revocation.backend`` names (not yet started)."""
     if config.revocation.backend == "redis":
         from jwtgate.revocation.redis import RedisRevocationStore
 
@@ -94,16 +123,7 @@ async def build_runtime(
     compiled = compile_gateway(config)
     keyring = None
     if compiled.uses_keyring or "auth" in components:
-        tokens = config.tokens
-        keyring = Keyring.open(
-            config.data_dir,
-            algorithm=tokens.algorithm,
-            rsa_bits=tokens.rsa_bits,
-            # A verify-only key must outlive every token it signed (RFC 7517 rotation).
-            retain_seconds=float(tokens.max_ttl + tokens.leeway),
-            clock=clock,
-            create="auth" in components,
-        )
-    revocation = _revocation_store(config, clock)
+        keyring = open_keyring(config, create="auth" in components, clock=clock)
+    revocation = revocation_store(config, clock)
     await revocation.start()
     return Runtime(config, config_path, clock, revocation, keyring)

@@ -152,23 +152,10 @@ async def serve_standalone(
     """
     import uvicorn
 
-    from jwtgate.revocation import InMemoryRevocationStore
+    from jwtgate.runtime import open_keyring, revocation_store
 
-    tokens = config.tokens
-    keyring = Keyring.open(
-        config.data_dir,
-        algorithm=tokens.algorithm,
-        rsa_bits=tokens.rsa_bits,
-        retain_seconds=float(tokens.max_ttl + tokens.leeway),
-        clock=clock,
-    )
-    store: RevocationStore
-    if config.revocation.backend == "redis":
-        from jwtgate.revocation.redis import RedisRevocationStore
-
-        store = RedisRevocationStore(config.redis.url, prefix=config.redis.prefix, clock=clock)
-    else:
-        store = InMemoryRevocationStore(clock)
+    keyring = open_keyring(config, create=True, clock=clock)
+    store = revocation_store(config, clock)
     await store.start()
     server = AuthServer(config, keyring=keyring, revocation=store, clock=clock)
     try:

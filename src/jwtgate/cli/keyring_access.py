@@ -39,20 +39,12 @@ def open_or_create_keyring(
     With ``create=False`` a missing keyring is a clear error telling the user
     how to make one, instead of silently generating keys in the wrong place.
     """
-    from jwtgate.jose import Keyring
+    from jwtgate.runtime import open_keyring
 
-    tokens = ctx.config.tokens
-    alg = algorithm or tokens.algorithm
+    config = ctx.config.model_copy(update={"data_dir": ctx.data_dir})
 
     def _open(create: bool) -> Keyring:
-        return Keyring.open(
-            ctx.data_dir,
-            algorithm=alg,
-            rsa_bits=tokens.rsa_bits,
-            # A rotated-out key stays trusted until every token it signed has expired.
-            retain_seconds=tokens.max_ttl + tokens.leeway,
-            create=create,
-        )
+        return open_keyring(config, create=create, algorithm=algorithm)
 
     try:
         return _open(False), False
@@ -64,5 +56,5 @@ def open_or_create_keyring(
                 f"no keyring in {ctx.data_dir}; run 'jwtgate keys generate' "
                 "(or pass --data-dir / --config)"
             ) from None
-    announce_generation(ctx, alg)
+    announce_generation(ctx, algorithm or config.tokens.algorithm)
     return _open(True), True

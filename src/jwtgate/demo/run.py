@@ -61,20 +61,14 @@ def bootstrap_demo(config: JwtGateConfig, *, progress: TextIO) -> bool:
 
     Returns True when anything was created (first start).
     """
-    from jwtgate.jose import Keyring
+    from jwtgate.runtime import open_keyring
 
     tokens = config.tokens
     keys_meta = config.data_dir / "keys" / "keyring.json"
     new_keys = not keys_meta.exists()
     if new_keys:
         _announce(progress, f"generating the demo's {tokens.algorithm} signing key...")
-    Keyring.open(
-        config.data_dir,
-        algorithm=tokens.algorithm,
-        rsa_bits=tokens.rsa_bits,
-        retain_seconds=tokens.max_ttl + tokens.leeway,
-        create=True,
-    )
+    open_keyring(config, create=True)
     created = asyncio.run(_seed_users(config))
     if created:
         _announce(progress, f"created DEMO-ONLY users: {', '.join(created)}")
