@@ -211,7 +211,7 @@ def _route(index: int, r: RouteSettings, cookie_default: str) -> CompiledRoute:
         exact=r.match.path,
         prefix=prefix,
         methods=frozenset(r.match.methods) if r.match.methods else None,
-        host=r.match.host.lower() if r.match.host else None,
+        host=r.match.host.lower().rstrip(".") if r.match.host else None,
         upstreams=upstreams,
         internal=internal,
         strip=prefix.rstrip("/") if (r.strip_prefix and prefix) else None,

@@ -114,6 +114,23 @@ def _take(out: InboundHeaders, name: bytes, value: bytes) -> None:
         out.headers.append((name, value))
 
 
+def _underscore_alias(name: bytes, strip: frozenset[bytes]) -> bool:
+    """Whether ``name`` spells a header this stage controls with ``_`` for ``-``.
+
+    CGI and WSGI servers expose both ``X-User-Id`` and ``X_User_Id`` as
+    ``HTTP_X_USER_ID`` (RFC 3875 section 4.1.18), so a forged ``x_user_id``
+    would reach such an upstream as the identity header (the reason nginx
+    drops underscored names by default).
+    """
+    dashed = name.replace(b"_", b"-")
+    return (
+        dashed in strip
+        or dashed in _TAKEN
+        or dashed in HOP_BY_HOP
+        or dashed.startswith(ALWAYS_STRIPPED_PREFIXES)
+    )
+
+
 def sanitize(
     raw: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...],
     strip: frozenset[bytes],
@@ -141,7 +158,11 @@ def sanitize(
                     connection_named = (connection_named or set()) | tokens
             elif name == b"transfer-encoding":
                 out.chunked = True
-        elif name in strip or name.startswith(ALWAYS_STRIPPED_PREFIXES):
+        elif (
+            name in strip
+            or name.startswith(ALWAYS_STRIPPED_PREFIXES)
+            or (b"_" in name and _underscore_alias(name, strip))
+        ):
             continue
         else:
             keep.append((name, value))

@@ -4,24 +4,38 @@ Routes are compiled once; selection is a short linear scan over immutable
 objects. Paths with dot segments (``/public/../admin``) are refused before
 matching, because a route decision made on one path and an upstream that
 normalises it to another is the classic path-confusion bypass
-(RFC 3986 section 5.2.4; e.g. CVE-2021-41773).
+(RFC 3986 section 5.2.4; e.g. CVE-2021-41773). Many upstreams also drop
+``;`` path parameters (RFC 3986 section 3.3; ``/public/..;/admin`` is ``..``
+to Tomcat, CVE-2020-1957) and merge repeated slashes (``/api//admin``), so a
+path carrying either is matched twice, as sent and as such an upstream sees
+it, and refused when the two pick different routes.
 """
 
 from __future__ import annotations
 
+from jwtgate.errors import JwtGateError
 from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.errors import BadRequest, MethodNotAllowed, RouteNotFound
 
 __all__ = ["select_route"]
 
 
-def _check_path(path: str) -> None:
+def _check_path(path: str) -> str | None:
+    """Refuse unusable paths; the lenient upstream's view when it differs, else None."""
     if not path.startswith("/") or "\x00" in path or "\\" in path:
         raise BadRequest("invalid request path")
-    if "/." in path:
-        for segment in path.split("/"):
-            if segment in (".", ".."):
-                raise BadRequest("dot segments are not allowed in the path")
+    if ";" not in path and "//" not in path:
+        if "/." in path:
+            for segment in path.split("/"):
+                if segment in (".", ".."):
+                    raise BadRequest("dot segments are not allowed in the path")
+        return None
+    segments = [s.partition(";")[0] for s in path.split("/")]
+    if any(s in (".", "..") for s in segments):
+        raise BadRequest("dot segments are not allowed in the path")
+    # Empty segments merged, a trailing slash kept: what nginx merge_slashes,
+    # Spring and Tomcat hand to their routers.
+    return "/" + "/".join([*(s for s in segments[1:-1] if s), segments[-1]])
 
 
 def _host_only(host: bytes | None) -> str | None:
@@ -30,14 +44,34 @@ def _host_only(host: bytes | None) -> str | None:
     text = host.decode("latin-1").lower()
     if text.startswith("["):  # IPv6 literal, RFC 3986 section 3.2.2
         return text.split("]", 1)[0] + "]"
-    return text.rsplit(":", 1)[0] if ":" in text else text
+    name = text.rsplit(":", 1)[0] if ":" in text else text
+    # ``admin.example.`` is the same absolute name (RFC 1034 section 3.1) and
+    # vhost upstreams serve it as such; unmatched it would fall to a later route.
+    return name[:-1] if name.endswith(".") else name
 
 
 def select_route(
     routes: tuple[CompiledRoute, ...], path: str, method: str, host: bytes | None
 ) -> CompiledRoute:
-    """The first matching route; :class:`RouteNotFound` or :class:`MethodNotAllowed` otherwise."""
-    _check_path(path)
+    """The first matching route; :class:`RouteNotFound` or :class:`MethodNotAllowed` otherwise.
+
+    :class:`BadRequest` for a path an upstream could read as another route's.
+    """
+    lenient = _check_path(path)
+    route = _first(routes, path, method, host)
+    if lenient is not None and lenient != path:
+        try:
+            other = _first(routes, lenient, method, host)
+        except JwtGateError:
+            other = None
+        if other is not route:
+            raise BadRequest("the path matches another route once path parameters are dropped")
+    return route
+
+
+def _first(
+    routes: tuple[CompiledRoute, ...], path: str, method: str, host: bytes | None
+) -> CompiledRoute:
     host_name: str | None = None
     host_done = False
     allowed: set[str] = set()
