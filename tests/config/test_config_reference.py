@@ -14,7 +14,7 @@ DOC = ROOT / "docs" / "configuration.md"
 
 
 def test_docs_match_the_models() -> None:
-    # Regenerate with: jwtgate config reference > docs/configuration.md
+    # Regenerate with: .venv/bin/python scripts/gen-config-reference.py
     assert DOC.read_text(encoding="utf-8") == render_reference()
 
 
@@ -34,4 +34,4 @@ def test_every_top_level_and_token_field_is_listed() -> None:
 def test_readme_embeds_the_current_reference() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = render_reference().split("| key | type | default | meaning |", 1)[1]
-    assert table in readme
+    assert table in readme, "run .venv/bin/python scripts/gen-config-reference.py"

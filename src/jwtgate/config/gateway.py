@@ -36,6 +36,7 @@ __all__ = [
     "TimeoutSettings",
     "TlsSettings",
     "TokenSourceSettings",
+    "default_routes",
 ]
 
 # RFC 9110 section 5.6.2 token: the only characters allowed in a header name.
@@ -338,7 +339,7 @@ class RouteSettings(Section):
         return self.rate_limit is not None and self.rate_limit.key != "ip"
 
 
-def _default_routes() -> tuple[RouteSettings, ...]:
+def default_routes() -> tuple[RouteSettings, ...]:
     """The demo wiring of the embedded defaults (auth, echo, console)."""
     raw: list[dict[str, Any]] = [
         {
@@ -368,6 +369,13 @@ def _default_routes() -> tuple[RouteSettings, ...]:
             "match": {"prefix": "/api/public"},
             "upstream": "internal://echo",
             "auth": "public",
+        },
+        {
+            # Gateway counters for the console's live panel; any valid token.
+            "name": "stats",
+            "match": {"path": "/api/stats"},
+            "upstream": "internal://stats",
+            "token_sources": {"cookie": True},
         },
         {
             "name": "console",
@@ -401,7 +409,7 @@ class GatewaySettings(Section):
         default=None, description="trusted issuers; null: the local issuer only"
     )
     routes: tuple[RouteSettings, ...] = Field(
-        default_factory=_default_routes, description="first match wins"
+        default_factory=default_routes, description="first match wins"
     )
     strip_headers: tuple[str, ...] = Field(
         default=(), description="extra inbound headers to drop (X-User-*, X-Auth-* always)"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from jwtgate.config import JwtGateConfig
+from jwtgate.config.gateway import default_routes
 
 __all__ = [
     "DEFAULT_DEMO_DIR",
@@ -62,7 +63,6 @@ def _issuer_host(host: str) -> str:
 def demo_config_data(host: str, port: int, data_dir: Path) -> dict[str, Any]:
     """The demo configuration as plain data (what ``demo.yaml`` holds)."""
     base = f"http://{_issuer_host(host)}:{port}"
-    cookie_api = {"cookie": True}
     return {
         "data_dir": str(data_dir.resolve()),
         "tokens": {"issuer": f"{base}/auth", "audience": DEMO_AUDIENCE},
@@ -79,50 +79,10 @@ def demo_config_data(host: str, port: int, data_dir: Path) -> dict[str, Any]:
             # fixed second port.
             "admin_listener": None,
             "workers": 1,
+            # The embedded default routes are the demo wiring; written out in
+            # demo.yaml so the file shows what the gateway enforces.
             "routes": [
-                {
-                    "name": "auth",
-                    "match": {"prefix": "/auth"},
-                    "upstream": "internal://auth",
-                    "auth": "public",
-                    # The auth server checks the bearer token itself (logout, admin API),
-                    # so this one route passes Authorization through.
-                    "forward_token": True,
-                },
-                {
-                    "name": "echo",
-                    "match": {"prefix": "/api/echo"},
-                    "upstream": "internal://echo",
-                    "auth": "required",
-                    "token_sources": cookie_api,
-                },
-                {
-                    "name": "admin",
-                    "match": {"prefix": "/api/admin"},
-                    "upstream": "internal://echo",
-                    "auth": "required",
-                    "require": {"roles": {"any_of": ["admin"]}},
-                    "token_sources": cookie_api,
-                },
-                {
-                    "name": "public",
-                    "match": {"prefix": "/api/public"},
-                    "upstream": "internal://echo",
-                    "auth": "public",
-                },
-                {
-                    "name": "stats",
-                    "match": {"path": "/api/stats"},
-                    "upstream": "internal://stats",
-                    "auth": "required",
-                    "token_sources": cookie_api,
-                },
-                {
-                    "name": "console",
-                    "match": {"prefix": "/"},
-                    "upstream": "internal://console",
-                    "auth": "public",
-                },
+                route.model_dump(mode="json", exclude_defaults=True) for route in default_routes()
             ],
         },
     }
