@@ -133,6 +133,7 @@ def test_spoofed_identity_never_reaches_the_upstream(
     assert status == 200
     seen = json.loads(body)["headers"]
     forged = [v for n, v in seen if n.replace("_", "-").startswith(("x-user-", "x-auth-"))]
-    assert "mallory" not in forged and "admin" not in forged
+    assert "mallory" not in forged
+    assert "admin" not in forged
     assert [v for n, v in seen if n == "x-user-id"] == ["bob"]
     assert not any("_" in n for n, _ in seen)
