@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -116,9 +116,15 @@ class UserStore:
     async def create_user(
         self, username: str, password_hash: str, roles: Sequence[str], now: float
     ) -> UserInfo:
-        """Insert a user; :class:`UserExists` on a duplicate."""
+        """Insert a user; :class:`UserExists` on a duplicate, in any letter case."""
         try:
             async with self._engine.begin() as conn:
+                # CWE-178: "Alice" beside "alice" would be two accounts that
+                # share one login-throttle key and reach upstreams as X-User-Id
+                # values a case-insensitive consumer takes for one identity.
+                clash = select(_u.c.username).where(func.lower(_u.c.username) == username.lower())
+                if (await conn.execute(clash)).first() is not None:
+                    raise UserExists()
                 await conn.execute(
                     _u.insert().values(
                         username=username,
