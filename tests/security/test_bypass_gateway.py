@@ -13,10 +13,12 @@ import pytest
 from jwtgate.config import load_config_text
 from jwtgate.errors import JwtGateError
 from jwtgate.gateway.compile import CompiledRoute, compile_gateway
-from jwtgate.gateway.errors import BadRequest, InvalidRequest
+from jwtgate.gateway.errors import BadRequest, InvalidRequest, UnsafeClaim
 from jwtgate.gateway.extract import extract
+from jwtgate.gateway.forward import identity_headers
 from jwtgate.gateway.headers import sanitize
 from jwtgate.gateway.routing import select_route
+from jwtgate.jose import VerifiedToken
 
 
 def _compile(text: str) -> tuple[CompiledRoute, ...]:
@@ -220,3 +222,56 @@ def test_token_extraction_spellings(
             extract(ROUTE, inbound, query)
     else:
         assert extract(ROUTE, inbound, query).token == expected
+
+
+def _verified(claims: dict[str, object]) -> VerifiedToken:
+    sub = claims.get("sub")
+    return VerifiedToken(
+        header={},
+        claims=claims,
+        issuer="i",
+        subject=sub if isinstance(sub, str) else None,
+        jti=None,
+        sid=None,
+        client_id=None,
+        exp=0.0,
+        iat=None,
+        scopes=frozenset(),
+        roles=frozenset(),
+        kid="k",
+        alg="ES256",
+    )
+
+
+FORWARD_ROUTE = _compile("{name: f, match: {prefix: /}, upstream: 'http://h'}")[0]
+
+# (vector id / source, signed claims from a trusted issuer, forwarded or refused)
+FORWARD_VECTORS: list[tuple[str, dict[str, object], bool]] = [
+    # Bypass found and fixed: the upstream trims what the gateway compared untrimmed.
+    ("RFC9110-5.5 leading space in sub", {"sub": " admin"}, False),
+    ("RFC9110-5.5 trailing tab in sub", {"sub": "admin\t"}, False),
+    ("RFC9110-5.6.1 leading space in a role", {"sub": "u", "roles": ["user", " admin"]}, False),
+    ("RFC9110-5.6.1 trailing space in a role", {"sub": "u", "roles": ["admin ", "user"]}, False),
+    # Already safe (and now tested).
+    ("RFC9110-5.6.1 comma inside a role", {"sub": "u", "roles": ["user,admin"]}, False),
+    ("CWE-113 CRLF in sub", {"sub": "u\r\nx-user-roles: admin"}, False),
+    ("inner space is kept", {"sub": "Alice Smith"}, True),
+    ("scope whitespace is normalised", {"sub": "u", "scope": " read  write "}, True),
+    ("plain roles", {"sub": "u", "roles": ["user", "admin"]}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("vector", "claims", "forwarded"), FORWARD_VECTORS, ids=[v[0] for v in FORWARD_VECTORS]
+)
+def test_claims_an_upstream_would_read_differently_are_refused(
+    vector: str, claims: dict[str, object], forwarded: bool
+) -> None:
+    if forwarded:
+        sent = dict(identity_headers(FORWARD_ROUTE, _verified(claims)))
+        for value in sent.values():
+            assert value == value.strip()
+        assert sent[b"x-user-id"] == str(claims["sub"]).encode()
+    else:
+        with pytest.raises(UnsafeClaim):
+            identity_headers(FORWARD_ROUTE, _verified(claims))

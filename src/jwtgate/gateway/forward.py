@@ -24,11 +24,14 @@ from jwtgate.jose import VerifiedToken
 __all__ = ["client_address", "identity_headers", "request_id"]
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_OWS = (" ", "\t")
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 def _text(value: str) -> str:
-    if _UNSAFE.search(value):
+    # RFC 9110 section 5.5: a recipient trims leading and trailing whitespace
+    # from a field value, so " admin" would reach the upstream as "admin".
+    if _UNSAFE.search(value) or value[:1] in _OWS or value[-1:] in _OWS:
         raise UnsafeClaim()
     return value
 
@@ -47,7 +50,9 @@ def _render(value: object, *, claim: str) -> str | None:
         return json.dumps(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         for item in value:
-            if "," in item:
+            # RFC 9110 section 5.6.1: list members are split on commas and
+            # trimmed, so ["admin,user"] or [" admin"] would read as other roles.
+            if "," in item or item[:1] in _OWS or item[-1:] in _OWS:
                 raise UnsafeClaim()
         return _text(",".join(value))
     # Objects and mixed/nested arrays: compact JSON, ASCII-only, so nothing
