@@ -48,7 +48,13 @@ PATH_VECTORS: list[tuple[str, str, str | None]] = [
     ("CVE-2019-9901 double slash before admin", "/api//admin/users", None),
     ("CVE-2019-9901 leading double slash", "//api/admin", None),
     ("CVE-2019-9901 slashes before public", "/api///public", None),
-    # Already safe (and now tested): parameters or slashes inside one route.
+    ("CVE-2016-5007 upper-case API", "/API/admin/users", None),
+    ("CVE-2016-5007 upper-case ADMIN", "/api/ADMIN/users", None),
+    ("CVE-2016-5007 mixed case with ;param", "/api/Admin;x/users", None),
+    ("CVE-2016-5007 mixed case from the catch-all", "/Api/public", None),
+    # Already safe (and now tested): parameters, slashes or case inside one route.
+    ("mixed case inside admin", "/api/admin/Users/Alice", "admin"),
+    ("mixed case inside the catch-all", "/Static/Logo.PNG", "rest"),
     ("RFC3986-3.3 ;jsessionid inside admin", "/api/admin/x;jsessionid=1", "admin"),
     ("RFC3986-3.3 trailing ;param segment inside admin", "/api/admin/;x", "admin"),
     ("merge_slashes inside one route", "/api/admin//users", "admin"),
@@ -107,6 +113,17 @@ def test_host_route_configured_with_a_trailing_dot() -> None:
     )
     assert select_route(routes, "/", "GET", b"admin.example").name == "v"
     assert select_route(routes, "/", "GET", b"admin.example.").name == "v"
+
+
+def test_route_prefixes_with_upper_case_still_match_their_own_spelling() -> None:
+    routes = _compile(
+        "{name: a, match: {prefix: /Admin}, upstream: 'http://h', auth: required},"
+        " {name: r, match: {prefix: /}, upstream: 'http://h', auth: public}"
+    )
+    assert select_route(routes, "/Admin/x", "GET", None).name == "a"
+    with pytest.raises(BadRequest):
+        select_route(routes, "/admin/x", "GET", None)  # CVE-2016-5007
+    assert select_route(routes, "/other/X", "GET", None).name == "r"
 
 
 def test_lower_case_method_is_not_an_allowed_method() -> None:

@@ -89,6 +89,8 @@ ADMIN_SPELLINGS: list[tuple[str, str]] = [
     ("CVE-2020-1957 '..;' percent-encoded", "/api/public/%2e%2e;/admin/area"),
     ("RFC3986-3.3 ;param on the admin segment", "/api/admin;x/area"),
     ("CVE-2019-9901 double slash", "/api//admin/area"),
+    ("CVE-2016-5007 upper-case API", "/API/admin/area"),
+    ("CVE-2016-5007 upper-case ADMIN", "/api/ADMIN/area"),
     ("RFC3986-2.1 %61dmin", "/api/%61dmin/area"),
     ("RFC3986-2.1 %2F between api and admin", "/api%2Fadmin/area"),
     ("RFC3986-5.2.4 dot segment from echo", "/api/echo/../admin/area"),

@@ -6,12 +6,16 @@ matching, because a route decision made on one path and an upstream that
 normalises it to another is the classic path-confusion bypass
 (RFC 3986 section 5.2.4; e.g. CVE-2021-41773). Many upstreams also drop
 ``;`` path parameters (RFC 3986 section 3.3; ``/public/..;/admin`` is ``..``
-to Tomcat, CVE-2020-1957) and merge repeated slashes (``/api//admin``), so a
-path carrying either is matched twice, as sent and as such an upstream sees
-it, and refused when the two pick different routes.
+to Tomcat, CVE-2020-1957), merge repeated slashes (``/api//admin``) or ignore
+letter case (``/API/admin``, CVE-2016-5007), so a path carrying any of these
+is matched twice, as sent and as such an upstream sees it, and refused when
+the two pick different routes. (Routes that differ only in letter case are
+therefore ambiguous; the later one is unreachable.)
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from jwtgate.errors import JwtGateError
 from jwtgate.gateway.compile import CompiledRoute
@@ -58,25 +62,62 @@ def select_route(
     :class:`BadRequest` for a path an upstream could read as another route's.
     """
     lenient = _check_path(path)
-    route = _first(routes, path, method, host)
-    if lenient is not None and lenient != path:
+    route = _first(routes, path, method, host, CompiledRoute.matches_path)
+    folded = (lenient or path).lower()
+    if folded != path or _has_upper(routes):
         try:
-            other = _first(routes, lenient, method, host)
+            other = _first(routes, folded, method, host, _matches_folded)
         except JwtGateError:
             other = None
         if other is not route:
-            raise BadRequest("the path matches another route once path parameters are dropped")
+            raise BadRequest("the path matches another route in another spelling")
     return route
 
 
+# Per routes tuple (one per reload): whether a route path has upper-case
+# letters, so that a lower-case request needs the folded comparison too. The
+# entry holds the tuple, so its id cannot be reused while cached.
+_UPPER: dict[int, tuple[tuple[CompiledRoute, ...], bool]] = {}
+
+
+def _has_upper(routes: tuple[CompiledRoute, ...]) -> bool:
+    entry = _UPPER.get(id(routes))
+    if entry is None or entry[0] is not routes:
+        flag = any(
+            (r.exact or r.prefix or "") != (r.exact or r.prefix or "").lower() for r in routes
+        )
+        if len(_UPPER) >= 16:
+            _UPPER.clear()
+        entry = _UPPER[id(routes)] = (routes, flag)
+    return entry[1]
+
+
+def _matches_folded(route: CompiledRoute, path: str) -> bool:
+    """``matches_path`` ignoring letter case (``path`` is already lower-case).
+
+    Case-insensitive upstreams (IIS, ASP.NET, Spring with case-insensitive
+    matching: CVE-2016-5007) serve ``/API/admin`` as ``/api/admin``.
+    """
+    if route.exact is not None:
+        return path == route.exact.lower()
+    prefix = (route.prefix or "/").lower()
+    if not path.startswith(prefix):
+        return False
+    return prefix.endswith("/") or len(path) == len(prefix) or path[len(prefix)] == "/"
+
+
 def _first(
-    routes: tuple[CompiledRoute, ...], path: str, method: str, host: bytes | None
+    routes: tuple[CompiledRoute, ...],
+    path: str,
+    method: str,
+    host: bytes | None,
+    matches: Callable[[CompiledRoute, str], bool],
 ) -> CompiledRoute:
     host_name: str | None = None
     host_done = False
     allowed: set[str] = set()
     for route in routes:
-        if not route.matches_path(path):
+        if not matches(route, path):
             continue
         if route.host is not None:
             if not host_done:
