@@ -214,6 +214,28 @@ AUTHZ_VECTORS: list[tuple[str, list[bytes], bytes | None, bytes, str | type[Exce
     ("RFC6750-2 cookie and query", [], b"at=a.b.c", b"access_token=a.b.c", InvalidRequest),
     ("RFC6265bis-8.6 cookie tossing", [], b"at=a.b.c; at=d.e.f", b"", InvalidRequest),
     ("RFC6750-2.3 query twice", [], None, b"access_token=a&access_token=b", InvalidRequest),
+    # Bypass found and fixed: an encoded parameter name the upstream decodes.
+    (
+        "WHATWG-URL-5.1 access%5Ftoken is the parameter",
+        [],
+        None,
+        b"access%5Ftoken=" + TOKEN.encode(),
+        TOKEN,
+    ),
+    (
+        "WHATWG-URL-5.1 header and access%5ftoken",
+        [b"Bearer a.b.c"],
+        None,
+        b"access%5ftoken=d.e.f",
+        InvalidRequest,
+    ),
+    (
+        "WHATWG-URL-5.1 %61ccess_token twice",
+        [],
+        None,
+        b"access_token=a&%61ccess_token=b",
+        InvalidRequest,
+    ),
     ("RFC6750-2.3 query malformed", [], None, b"access_token=a%20b", InvalidRequest),
 ]
 
@@ -292,3 +314,15 @@ def test_claims_an_upstream_would_read_differently_are_refused(
     else:
         with pytest.raises(UnsafeClaim):
             identity_headers(FORWARD_ROUTE, _verified(claims))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"x=1&access_token=a.b.c", b"x=1&access%5Ftoken=a.b.c", b"x=1&%61ccess%5ftoken=a.b.c"],
+    ids=["plain", "access%5Ftoken", "%61ccess%5ftoken"],
+)
+def test_query_token_is_removed_before_forwarding_in_any_spelling(query: bytes) -> None:
+    """RFC 6750 section 5.3: a token in the URL must not travel on to the upstream."""
+    extracted = extract(ROUTE, sanitize([], STRIP, 16_384), query)
+    assert extracted.token == "a.b.c"
+    assert extracted.query_string == b"x=1"

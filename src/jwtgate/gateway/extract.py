@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import unquote_to_bytes
 
 from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.errors import InvalidRequest
@@ -86,6 +87,11 @@ def _from_query(query: bytes, name: str) -> tuple[str | None, bytes]:
     rest: list[bytes] = []
     for part in query.split(b"&"):
         key, _, value = part.partition(b"=")
+        if b"%" in key or b"+" in key:
+            # The upstream decodes ``access%5Ftoken`` to the token parameter
+            # (WHATWG URL application/x-www-form-urlencoded parsing): it must
+            # be found, counted and removed here under every spelling.
+            key = unquote_to_bytes(key.replace(b"+", b" "))
         if key == wanted:
             found.append(value)
         elif part:
