@@ -139,3 +139,33 @@ def test_spoofed_identity_never_reaches_the_upstream(
     assert "admin" not in forged
     assert [v for n, v in seen if n == "x-user-id"] == ["bob"]
     assert not any("_" in n for n, _ in seen)
+
+
+# (vector id / source, header lines that must not parse as an identity header)
+MALFORMED: list[tuple[str, str]] = [
+    ("RFC9112-5.1 whitespace before the colon", "X-User-Id : mallory"),
+    ("RFC9112-5.1 tab before the colon", "X-User-Id\t: mallory"),
+    ("RFC9112-2.2 leading whitespace (obs-fold of the previous line)", " X-User-Id: mallory"),
+    ("RFC9112-5.2 obs-fold continuation", "X-Foo: a\r\n X-User-Id: mallory"),
+]
+
+
+@pytest.mark.parametrize(("vector", "line"), MALFORMED, ids=[v[0] for v in MALFORMED])
+def test_malformed_identity_header_lines_are_refused(
+    demo: tuple[int, str], vector: str, line: str
+) -> None:
+    port, token = demo
+    status, _ = _request(
+        port,
+        "GET /api/echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\n{line}\r\n",
+    )
+    assert status == 400
+
+
+@pytest.mark.parametrize("method", ["get", "Post", "dElEtE"])
+def test_methods_in_another_case_are_refused(demo: tuple[int, str], method: str) -> None:
+    """RFC 9110 section 9.1: methods are case-sensitive; no route or CSRF rule sees them."""
+    port, _ = demo
+    status, _ = _request(port, f"{method} /api/public/x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert status == 400
