@@ -54,9 +54,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # documented recipe for pysqlite/aiosqlite).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # busy_timeout first: switching to WAL takes a lock, and without a busy
+    # handler a concurrent first start fails at once with "database is locked".
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
