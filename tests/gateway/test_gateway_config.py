@@ -20,7 +20,14 @@ def test_embedded_defaults_make_a_single_issuer_gateway() -> None:
     assert issuer.audiences == frozenset({config.tokens.audience})
     assert issuer.algorithms == frozenset({config.tokens.algorithm})
     assert issuer.source == "keyring"
-    assert [r.name for r in compiled.routes] == ["auth", "admin", "echo", "public", "stats", "console"]
+    assert [r.name for r in compiled.routes] == [
+        "auth",
+        "admin",
+        "echo",
+        "public",
+        "stats",
+        "console",
+    ]
     assert compiled.internal_names == frozenset({"auth", "echo", "console"})
     # The default forward headers are stripped inbound on every route.
     assert {b"x-user-id", b"x-token-id", b"x-forwarded-for"} <= compiled.strip_exact

@@ -5,6 +5,7 @@ Runs the user store against real SQLite and PostgreSQL databases.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from jwtgate.auth.errors import InvalidRequest, UserExists
-from jwtgate.auth.schema import metadata
+from jwtgate.auth.migrations import migrate
 from jwtgate.auth.users import UserStore, check_username
 
 NOW = 1_800_000_000.0
@@ -28,10 +29,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The users schema on ``database_url``."""
+    """The migrated schema on ``database_url`` (the path every deployment takes)."""
     eng = create_async_engine(database_url)
-    async with eng.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await migrate(eng)
     try:
         yield eng
     finally:
@@ -66,6 +66,19 @@ async def test_usernames_differing_in_case_are_one_account(
     else:
         await users.create_user(second, "hash-b", ["admin"], NOW)
         assert await users.get_user(second) is not None
+
+
+async def test_concurrent_case_variants_make_one_account(engine: AsyncEngine) -> None:
+    # CWE-178 + race: the check-then-insert in create_user could let both pass;
+    # the unique index on lower(username) (schema version 2) leaves exactly one.
+    users = UserStore(engine)
+    names = ["carol", "Carol", "CAROL", "cArOl", "caroL", "CaRoL"]
+    results = await asyncio.gather(
+        *(users.create_user(n, "hash", ["user"], NOW) for n in names), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, UserExists) for r in results if isinstance(r, BaseException))
+    assert len(await users.list_users()) == 1
 
 
 async def test_case_variant_does_not_log_in_as_the_user(engine: AsyncEngine) -> None:

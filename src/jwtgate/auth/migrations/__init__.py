@@ -15,13 +15,13 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jwtgate.auth import schema
-from jwtgate.auth.migrations import v001_initial
+from jwtgate.auth.migrations import v001_initial, v002_username_case
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: Sequence[Migration] = (v001_initial.upgrade,)
+MIGRATIONS: Sequence[Migration] = (v001_initial.upgrade, v002_username_case.upgrade)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
