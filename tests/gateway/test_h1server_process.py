@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import signal
 import socket
@@ -19,10 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from jwtgate.jose import Keyring
 
@@ -57,33 +52,6 @@ async def _upstream() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -101,8 +69,10 @@ async def _get(
 
 
 @pytest.mark.parametrize("server", ["lean", "uvicorn"])
-async def test_tls_reload_and_drain_with_either_server(tmp_path: Path, server: str) -> None:
-    cert, key = _self_signed(tmp_path)
+async def test_tls_reload_and_drain_with_either_server(
+    tmp_path: Path, server: str, self_signed_cert: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed_cert
     Keyring.open(tmp_path / "data", create=True)
     port = _port()
     tls = {"cert": str(cert), "key": str(key), "hsts": {"max_age": 600}}

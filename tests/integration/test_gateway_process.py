@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import os
 import signal
@@ -21,10 +20,6 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from jwtgate.jose import AccessTokenMinter, Keyring
 
@@ -121,35 +116,10 @@ def _mint(data_dir: Path, sub: str = "alice", **kw: Any) -> str:
     return minter.mint(sub, **kw).token
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-async def test_tls_listener_with_hsts_and_minimum_version(tmp_path: Path, data_dir: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+async def test_tls_listener_with_hsts_and_minimum_version(
+    tmp_path: Path, data_dir: Path, self_signed_cert: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed_cert
     port = _port()
     async with _upstream() as up:
         tls = {"cert": str(cert), "key": str(key), "min_version": "1.3", "hsts": {"max_age": 600}}
