@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # documented recipe for pysqlite/aiosqlite).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    # busy_timeout first: switching to WAL takes a lock, and without a busy
-    # handler a concurrent first start fails at once with "database is locked".
     cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA journal_mode=WAL")
+    # WAL is persistent in the file and set once by _private_file; switching
+    # modes takes an exclusive lock that SQLite does not wait for, so a
+    # connection opened while another one writes must not try it again.
+    cur.execute("PRAGMA journal_mode")
+    row = cur.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
@@ -109,6 +114,12 @@ def _private_file(path: Path) -> None:
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Switch the file to WAL here, synchronously and before any pooled
+    # connection exists, so concurrent first starts never race for it.
+    with contextlib.closing(sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000)) as conn:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
 
 
 def create_engine_for(config: JwtGateConfig) -> AsyncEngine:
