@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import os
+import re
 import secrets
+import signal
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +28,12 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def new_port() -> Callable[[], int]:
+    """``new_port()`` -> a loopback port free right now (for tests needing several)."""
+    return free_port
 
 
 @pytest.fixture
@@ -96,3 +110,82 @@ def self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+_DEMO_READY = re.compile(r"jwtgate demo ready on (http://127\.0\.0\.1:(\d+))/")
+
+
+@contextlib.contextmanager
+def _demo_process(data_dir: Path) -> Iterator[tuple[int, str]]:
+    """Run ``jwtgate demo`` on a free port until the block ends; yields (port, base URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jwtgate", "demo", "--port", str(free_port()),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        match = None
+        deadline = time.monotonic() + 60
+        while match is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            match = _DEMO_READY.search(line)
+        assert match is not None, "the demo did not become ready"
+        yield int(match.group(2)), match.group(1)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the demo's own clean shutdown
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def demo_process() -> Callable[[Path], contextlib.AbstractContextManager[tuple[int, str]]]:
+    """``with demo_process(data_dir) as (port, base_url):`` a real demo on loopback."""
+    return _demo_process
+
+
+async def _loopback_echo(request: Any) -> Any:
+    from aiohttp import web
+
+    if request.path.startswith("/slow"):
+        await asyncio.sleep(float(request.query.get("s", "1")))
+    return web.json_response(
+        {"path": request.raw_path, "headers": [[k.lower(), v] for k, v in request.headers.items()]}
+    )
+
+
+@contextlib.asynccontextmanager
+async def _echo_upstream(routes: dict[str, Any] | None = None) -> AsyncIterator[str]:
+    from aiohttp import web
+
+    app = web.Application()
+    for path, handler in (routes or {}).items():
+        app.router.add_get(path, handler)
+    app.router.add_route("*", "/{tail:.*}", _loopback_echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def echo_upstream() -> Callable[..., contextlib.AbstractAsyncContextManager[str]]:
+    """``async with echo_upstream(routes=None) as url:`` an HTTP upstream on loopback.
+
+    It answers JSON ``{"path", "headers"}`` for any request (``/slow?s=N``
+    waits N seconds first); ``routes`` adds GET handlers, e.g. a JWKS.
+    """
+    return _echo_upstream

@@ -6,50 +6,19 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from jwtgate.jose import Keyring
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _echo(request: web.Request) -> web.Response:
-    if request.path.startswith("/slow"):
-        await asyncio.sleep(1.0)
-    return web.json_response(
-        {"path": request.raw_path, "headers": [[k.lower(), v] for k, v in request.headers.items()]}
-    )
-
-
-@contextlib.asynccontextmanager
-async def _upstream() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = _port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -70,13 +39,17 @@ async def _get(
 
 @pytest.mark.parametrize("server", ["lean", "uvicorn"])
 async def test_tls_reload_and_drain_with_either_server(
-    tmp_path: Path, server: str, self_signed_cert: tuple[Path, Path]
+    tmp_path: Path,
+    server: str,
+    self_signed_cert: tuple[Path, Path],
+    echo_upstream: Any,
+    new_port: Any,
 ) -> None:
     cert, key = self_signed_cert
     Keyring.open(tmp_path / "data", create=True)
-    port = _port()
+    port = new_port()
     tls = {"cert": str(cert), "key": str(key), "hsts": {"max_age": 600}}
-    async with _upstream() as up:
+    async with echo_upstream() as up:
         route = {"name": "api", "match": {"prefix": "/"}, "upstream": up, "auth": "public"}
         gateway: dict[str, Any] = {
             "http_server": server,

@@ -7,12 +7,11 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +25,6 @@ from jwtgate.jose import AccessTokenMinter, Keyring
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 ISSUER = "http://127.0.0.1:8080/auth"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _echo(request: web.Request) -> web.Response:
-    if request.path.startswith("/slow"):
-        await asyncio.sleep(float(request.query.get("s", "1")))
-    return web.json_response(
-        {"path": request.raw_path, "headers": [[k.lower(), v] for k, v in request.headers.items()]}
-    )
-
-
-@contextlib.asynccontextmanager
-async def _upstream(routes: dict[str, Any] | None = None) -> AsyncIterator[str]:
-    app = web.Application()
-    for path, handler in (routes or {}).items():
-        app.router.add_get(path, handler)
-    app.router.add_route("*", "/{tail:.*}", _echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = _port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 class _Gateway:
@@ -117,11 +86,15 @@ def _mint(data_dir: Path, sub: str = "alice", **kw: Any) -> str:
 
 
 async def test_tls_listener_with_hsts_and_minimum_version(
-    tmp_path: Path, data_dir: Path, self_signed_cert: tuple[Path, Path]
+    tmp_path: Path,
+    data_dir: Path,
+    self_signed_cert: tuple[Path, Path],
+    echo_upstream: Any,
+    new_port: Any,
 ) -> None:
     cert, key = self_signed_cert
-    port = _port()
-    async with _upstream() as up:
+    port = new_port()
+    async with echo_upstream() as up:
         tls = {"cert": str(cert), "key": str(key), "min_version": "1.3", "hsts": {"max_age": 600}}
         route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
         config = tmp_path / "gw.yaml"
@@ -145,9 +118,11 @@ async def test_tls_listener_with_hsts_and_minimum_version(
     assert ["x-forwarded-proto", "https"] in body["headers"]
 
 
-async def test_sighup_reload_good_then_bad_file(tmp_path: Path, data_dir: Path) -> None:
-    port = _port()
-    async with _upstream() as up:
+async def test_sighup_reload_good_then_bad_file(
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
+) -> None:
+    port = new_port()
+    async with echo_upstream() as up:
         config = tmp_path / "gw.yaml"
         admin_only = {"roles": {"any_of": ["admin"]}}
         route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up, "require": admin_only}
@@ -183,9 +158,11 @@ async def test_sighup_reload_good_then_bad_file(tmp_path: Path, data_dir: Path) 
     assert "gateway.routes[0].match" in gw.logs()
 
 
-async def test_sigterm_drains_inflight_request(tmp_path: Path, data_dir: Path) -> None:
-    port = _port()
-    async with _upstream() as up:
+async def test_sigterm_drains_inflight_request(
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
+) -> None:
+    port = new_port()
+    async with echo_upstream() as up:
         config = tmp_path / "gw.yaml"
         route = {"name": "api", "match": {"prefix": "/"}, "upstream": up, "auth": "public"}
         gateway = {"listeners": [{"port": port}], "admin_listener": None, "drain_seconds": 10}
@@ -208,9 +185,11 @@ async def test_sigterm_drains_inflight_request(tmp_path: Path, data_dir: Path) -
     assert code == 0
 
 
-async def test_two_workers_share_listeners_and_metrics(tmp_path: Path, data_dir: Path) -> None:
-    port, admin = _port(), _port()
-    async with _upstream() as up:
+async def test_two_workers_share_listeners_and_metrics(
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
+) -> None:
+    port, admin = new_port(), new_port()
+    async with echo_upstream() as up:
         config = tmp_path / "gw.yaml"
         route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
         gateway = {
@@ -255,7 +234,7 @@ async def test_two_workers_share_listeners_and_metrics(tmp_path: Path, data_dir:
 
 
 async def test_jwks_url_rotation_picked_up_without_failed_request(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
 ) -> None:
     ring = Keyring.open(tmp_path / "idp", create=True)
     minter = AccessTokenMinter(ring, issuer="https://idp.example", audience="api")
@@ -265,8 +244,8 @@ async def test_jwks_url_rotation_picked_up_without_failed_request(
         fetches.append(time.monotonic())
         return web.json_response(ring.jwks())
 
-    port = _port()
-    async with _upstream({"/jwks": jwks}) as up:
+    port = new_port()
+    async with echo_upstream({"/jwks": jwks}) as up:
         config = tmp_path / "gw.yaml"
         issuer = {
             "issuer": "https://idp.example",
@@ -275,7 +254,7 @@ async def test_jwks_url_rotation_picked_up_without_failed_request(
             "jwks_cooldown": 0,
         }
         route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
-        admin = _port()
+        admin = new_port()
         gateway = {
             "listeners": [{"port": port}],
             "admin_listener": {"port": admin},

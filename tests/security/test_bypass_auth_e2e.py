@@ -7,64 +7,23 @@ login throttling across letter-case variants of one account.
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
 
-_READY = re.compile(r"jwtgate demo ready on (http://127\.0\.0\.1:\d+)/")
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _REFRESH = "grant_type=refresh_token"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a demo process on a free port."""
-    data_dir: Path = tmp_path_factory.mktemp("demo")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jwtgate", "demo", "--port", str(_free_port()),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    url = ""
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not url:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            match = _READY.search(line)
-            url = match.group(1) if match else ""
-        assert url, "the demo did not become ready"
+def base(tmp_path_factory: pytest.TempPathFactory, demo_process: Any) -> Iterator[str]:
+    """The base URL of a demo process of this module's own."""
+    with demo_process(tmp_path_factory.mktemp("demo")) as (_, url):
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
 
 
 # (vector id / source, raw form body for /auth/token)

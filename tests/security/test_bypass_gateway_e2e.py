@@ -9,27 +9,13 @@ must not reach the echo upstream.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
-
-_READY = re.compile(r"jwtgate demo ready on http://127\.0\.0\.1:(\d+)/")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _request(port: int, head: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -43,26 +29,9 @@ def _request(port: int, head: str, body: bytes = b"") -> tuple[int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    """A demo process on a free port, and bob's access token."""
-    data_dir: Path = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jwtgate", "demo", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line or _READY.search(line):
-                break
-        assert proc.poll() is None, "the demo exited before it was ready"
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_process: Any) -> Iterator[tuple[int, str]]:
+    """A demo process of this module's own, and bob's access token."""
+    with demo_process(tmp_path_factory.mktemp("demo")) as (port, _):
         login = json.dumps({"username": "bob", "password": "bob-the-builder"}).encode()
         status, body = _request(
             port,
@@ -72,14 +41,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
         )
         assert status == 200
         yield port, json.loads(body)["access_token"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
 
 
 # (vector id / source, request target as sent on the wire)
