@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from typing import Any
 
+from jwtgate.auth.errors import TooManyAttempts
 from jwtgate.auth.refresh import hash_token, new_refresh_token
 from jwtgate.auth.refresh_sqlite import SqliteRotator
 
@@ -22,7 +23,10 @@ async def test_threads_with_own_connections_race_on_one_token(sqlite_harness: An
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(
-                    r._pool, r._threaded, digest, hash_token(new_refresh_token()), now, 3600.0
+                    r._pool,
+                    r._threaded,
+                    r._rotate,
+                    (digest, hash_token(new_refresh_token()), now, 3600.0),
                 )
                 for i in range(50)
                 for r in [rotators[i % 5]]
@@ -58,3 +62,85 @@ async def test_busy_database_falls_back_to_the_waiting_thread(sqlite_harness: An
     response = await pending
     assert response.status_code == 200
     assert h.server.errors.count == 0
+
+
+async def _both_paths(core: Any, username: str, ip: str, now: float) -> list[object]:
+    """``login_state`` through the SQLite fast path and the portable SQLAlchemy path."""
+    fast = core._fast
+    results: list[object] = []
+    for path in (fast, None):
+        core._fast = path
+        try:
+            results.append(await core.login_state(username, ip, now))
+        except TooManyAttempts as exc:
+            results.append(("throttled", exc.retry_after))
+        finally:
+            core._fast = fast
+    return results
+
+
+async def test_login_state_agrees_with_the_portable_path(sqlite_harness: Any) -> None:
+    """Throttle verdict and user record are the same on both paths in every throttle state."""
+    h = sqlite_harness
+    core, ip = h.server.core, "192.0.2.7"
+    seen = []
+    for name in ("alice", "nobody", "x" * 65, "ALICE"):
+        fast, portable = await _both_paths(core, name, ip, h.clock())
+        assert fast == portable
+        seen.append(fast)
+    assert seen[0][1].info.username == "alice"  # type: ignore[index]
+    assert seen[1][1] is None  # type: ignore[index]
+    assert seen[2][1] is None  # type: ignore[index]
+    # A success makes the pair trusted ("clean": no write on the next success).
+    await core.throttle.record_success("alice", ip, h.clock())
+    fast, portable = await _both_paths(core, "alice", ip, h.clock())
+    assert fast == portable
+    assert fast[0] is True  # type: ignore[index]
+    # Failures from another address: soft account delay, then a pair lockout.
+    for _ in range(12):
+        await core.throttle.record_failure("bob", "198.51.100.9", h.clock())
+        fast, portable = await _both_paths(core, "bob", "198.51.100.9", h.clock())
+        assert fast == portable
+        seen.append(fast)
+    assert any(isinstance(s, tuple) and s[0] == "throttled" for s in seen)
+
+
+async def test_first_family_rows_match_the_portable_path(sqlite_harness: Any) -> None:
+    """A family created inline holds exactly what the SQLAlchemy path would write."""
+    h = sqlite_harness
+    store, now = h.server.core.refresh, h.clock()
+    families = []
+    for fast in (True, False):
+        store.fast_path = fast
+        family, token, expires = await store.create_family("alice", "web", "read", 1, now)
+        families.append((family, token, expires))
+    store.fast_path = True
+    for family, token, expires in families:
+        assert await store.get_family(family.id) == family
+        assert await store.token_counts(family.id) == {"active": 1}
+        assert (await store.lookup(token, now)) == family
+        assert expires == min(now + store._idle, family.expires_at)
+
+
+async def test_busy_database_login_waits_for_the_lock(sqlite_harness: Any) -> None:
+    """Another process holding the write lock: login's insert yields to the waiting thread."""
+    h = sqlite_harness
+    assert (await h.login()).status_code == 200  # the pair is trusted: no throttle write next
+    other = sqlite3.connect(h.config.data_dir / "jwtgate.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    fast = h.server.core._fast
+    try:
+        pending = asyncio.create_task(h.login())
+        for _ in range(500):
+            if fast.inline_busy:
+                break
+            await asyncio.sleep(0.01)
+        assert fast.inline_busy == 1  # the read ran inline; the insert had to wait
+        assert not pending.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    response = await pending
+    assert response.status_code == 200
+    family = h.server.core.refresh
+    assert await family.lookup(response.json()["refresh_token"], h.clock()) is not None

@@ -13,8 +13,8 @@ from jwtgate.auth.passwords import PasswordPolicy, Passwords
 from jwtgate.auth.refresh import RefreshStore
 from jwtgate.auth.refresh_sqlite import SqliteRotator
 from jwtgate.auth.revocations import RevocationLog
-from jwtgate.auth.throttle import Throttle
-from jwtgate.auth.users import UserStore
+from jwtgate.auth.throttle import Throttle, throttle_keys
+from jwtgate.auth.users import USERNAME_MAX, UserRecord, UserStore, record_from_row
 from jwtgate.clock import Clock, system_clock
 from jwtgate.config import JwtGateConfig
 from jwtgate.revocation import RevocationEvent, RevocationKind, RevocationStore
@@ -54,6 +54,25 @@ class AuthCore:
         )
         self.passwords = Passwords(settings.argon2)
         self.policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
+
+    async def login_state(
+        self, username: str, ip: str, now: float
+    ) -> tuple[bool, UserRecord | None]:
+        """Throttle verdict (see :meth:`Throttle.check`) and the user, from one snapshot.
+
+        Names longer than a username can be are never looked up (the caller
+        still verifies the dummy hash, so the response is the same).
+        """
+        keys = throttle_keys(username, ip)
+        lookup = len(username) <= USERNAME_MAX
+        if self._fast is not None:
+            rows, row = await self._fast.login_rows(keys, username if lookup else "")
+            clean = self.throttle.evaluate(keys, rows, now)
+            return clean, record_from_row(row) if row is not None and lookup else None
+        async with self.reader.connect() as conn:
+            clean = await self.throttle.check(username, ip, now, conn=conn)
+            record = await self.users.get_user(username, conn=conn) if lookup else None
+        return clean, record
 
     @property
     def revocation_horizon(self) -> float:

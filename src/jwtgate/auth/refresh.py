@@ -157,6 +157,9 @@ class RefreshStore:
         )
         token = new_refresh_token()
         expires = min(now + self._idle, family.expires_at)
+        if self.fast_path and self._fast is not None:
+            await self._fast.create_family(family, hash_token(token), expires)
+            return family, token, expires
         if self.fast_path and self._engine.dialect.name == "postgresql":
             from jwtgate.auth.refresh_pg import create_family_postgres
 

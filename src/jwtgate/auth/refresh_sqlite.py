@@ -1,4 +1,4 @@
-"""The refresh-grant hot path on SQLite: one thread hop, one short transaction per rotation.
+"""The auth server's SQLite hot paths: one short transaction per login or rotation.
 
 Through SQLAlchemy and aiosqlite every statement, fetch and commit is its own
 round trip to a worker thread, which costs more than SQLite itself. This
@@ -19,18 +19,27 @@ process, e.g. the CLI or a second worker, holds the lock). With
 ``synchronous=NORMAL`` a WAL commit does not fsync; only SQLite's automatic
 checkpoint (every ~1,000 WAL pages) does, which briefly delays the loop every
 few thousand rotations.
+
+Login uses the same connections for its two transactions: the read of the
+throttle rows and the user (one deferred ``BEGIN``, two ``SELECT`` statements) and the
+insert of a new family with its first token; each is likewise one call
+instead of five or six thread round trips through SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from jwtgate.auth.refresh import Family, Rotation
 
-__all__ = ["SqliteRotator"]
+__all__ = ["LoginRows", "SqliteRotator"]
+
+_T = TypeVar("_T")
 
 _CONSUME = (
     "UPDATE refresh_tokens SET state = 'consumed', consumed_at = ? "
@@ -52,6 +61,26 @@ _FIND = (
     "f.created_at, f.expires_at, f.revoked_at, f.reason FROM refresh_tokens t "
     "JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?"
 )
+# Column order of throttle.ThrottleRow and of users.record_from_row.
+_THROTTLE_ROWS = (
+    "SELECT key, failures, last_failure_at, locked_until, lockouts, trusted_until "
+    "FROM login_throttle WHERE key IN (?, ?, ?)"
+)
+_USER = (
+    "SELECT username, password_hash, roles, disabled, created_at, updated_at "
+    "FROM users WHERE username = ?"
+)
+_NEW_FAMILY = (
+    "INSERT INTO refresh_families (id, username, client_id, scope, delivery, created_at, "
+    "expires_at, revoked_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+)
+_INSERT_FIRST = (
+    "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, state, created_at, "
+    "consumed_at, expires_at) VALUES (?, ?, NULL, 'active', ?, NULL, ?)"
+)
+
+LoginRows = tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]
+"""Throttle rows for the given keys and the user row (or ``None``), one snapshot."""
 
 
 def _family(row: tuple[object, ...]) -> Family:
@@ -93,10 +122,27 @@ class SqliteRotator:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    def _threaded(self, digest: str, successor: str, now: float, idle: float) -> Rotation:
+    def _threaded(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
         if self._conn is None:
             self._conn = self._connect(self._timeout)
-        return self._rotate(self._conn, digest, successor, now, idle)
+        return fn(self._conn, *args)
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(conn, *args)`` inline if SQLite answers at once, else on the waiting thread.
+
+        ``fn`` runs one whole transaction and rolls it back on any error, so
+        an inline attempt that meets ``SQLITE_BUSY`` has changed nothing.
+        """
+        if self._inline is None:
+            self._inline = self._connect(0.0)
+        try:
+            return fn(self._inline, *args)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            self.inline_busy += 1
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._threaded, fn, args)
 
     @staticmethod
     def _rotate(
@@ -123,18 +169,52 @@ class SqliteRotator:
         return Rotation(False, _family(found[2:]), str(found[0]), found[1], 0.0, None, False)
 
     async def rotate(self, digest: str, successor: str, now: float, idle: float) -> Rotation:
-        """The compare-and-set transaction, off the event loop."""
-        if self._inline is None:
-            self._inline = self._connect(0.0)
+        """The compare-and-set transaction (see the module docstring)."""
+        return await self._run(self._rotate, digest, successor, now, idle)
+
+    @staticmethod
+    def _login_rows(conn: sqlite3.Connection, keys: tuple[str, str, str], user: str) -> LoginRows:
+        conn.execute("BEGIN")
         try:
-            return self._rotate(self._inline, digest, successor, now, idle)
-        except sqlite3.OperationalError as exc:
-            # BEGIN IMMEDIATE could not take the write lock at once: nothing was done.
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            self.inline_busy += 1
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._threaded, digest, successor, now, idle)
+            rows = conn.execute(_THROTTLE_ROWS, keys).fetchall()
+            found = conn.execute(_USER, (user,)).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return rows, found
+
+    async def login_rows(self, keys: tuple[str, str, str], username: str) -> LoginRows:
+        """The throttle rows of ``keys`` and the user row, read in one transaction."""
+        return await self._run(self._login_rows, keys, username)
+
+    @staticmethod
+    def _create_family(
+        conn: sqlite3.Connection, family: Family, token_hash: str, expires: float
+    ) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                _NEW_FAMILY,
+                (
+                    family.id,
+                    family.username,
+                    family.client_id,
+                    family.scope,
+                    family.delivery,
+                    family.created_at,
+                    family.expires_at,
+                ),
+            )
+            conn.execute(_INSERT_FIRST, (token_hash, family.id, family.created_at, expires))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def create_family(self, family: Family, token_hash: str, expires: float) -> None:
+        """Insert a family and its first token in one transaction."""
+        await self._run(self._create_family, family, token_hash, expires)
 
     def _close(self) -> None:
         if self._conn is not None:

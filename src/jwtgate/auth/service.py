@@ -117,10 +117,7 @@ class TokenService:
     ) -> Issued:
         """Password login (``/login`` and the password grant); one family per login."""
         core, now = self._core, self._core.clock()
-        # One read transaction for the throttle state and the user.
-        async with core.reader.connect() as conn:
-            clean = await core.throttle.check(username, ip, now, conn=conn)
-            record = await core.users.get_user(username, conn=conn) if len(username) <= 64 else None
+        clean, record = await core.login_state(username, ip, now)
         if len(password) > _MAX_PASSWORD_CHARS:
             ok = False  # never feed unbounded input to argon2; still indistinguishable
         else:

@@ -26,8 +26,9 @@ upserts, so concurrent failures on several instances are all counted.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,7 +39,7 @@ from jwtgate.auth.errors import TooManyAttempts
 from jwtgate.auth.schema import login_throttle as _t
 from jwtgate.config.auth import ThrottleSettings
 
-__all__ = ["Lockout", "Throttle"]
+__all__ = ["Lockout", "Throttle", "ThrottleRow", "throttle_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,19 @@ def _safe(value: str, limit: int) -> str:
     return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def _keys(username: str, ip: str) -> tuple[str, str, str]:
+class ThrottleRow(NamedTuple):
+    """The columns of a ``login_throttle`` row that a check reads."""
+
+    key: str
+    failures: int
+    last_failure_at: float
+    locked_until: float
+    lockouts: int
+    trusted_until: float
+
+
+def throttle_keys(username: str, ip: str) -> tuple[str, str, str]:
+    """The pair, IP and account keys of one attempt."""
     user, addr = _safe(username.lower(), 128), _safe(ip, 64)
     return f"pair:{addr}|{user}", f"ip:{addr}", f"acct:{user}"
 
@@ -83,14 +96,26 @@ class Throttle:
         counted for the pair or the account, and the pair's trust has more than
         half its period left (so a returning user's login costs no extra commit).
         """
-        pair_key, ip_key, acct_key = _keys(username, ip)
+        keys = throttle_keys(username, ip)
         async with reading(self._reader, conn) as c:
-            rows = {
-                r.key: r
-                for r in await c.execute(
-                    select(_t).where(_t.c.key.in_((pair_key, ip_key, acct_key)))
-                )
-            }
+            rows = await c.execute(
+                select(
+                    _t.c.key,
+                    _t.c.failures,
+                    _t.c.last_failure_at,
+                    _t.c.locked_until,
+                    _t.c.lockouts,
+                    _t.c.trusted_until,
+                ).where(_t.c.key.in_(keys))
+            )
+            return self.evaluate(keys, [tuple(r) for r in rows], now)
+
+    def evaluate(
+        self, keys: tuple[str, str, str], found: Iterable[Sequence[Any]], now: float
+    ) -> bool:
+        """:meth:`check` on rows already read (columns in :class:`ThrottleRow` order)."""
+        pair_key, ip_key, acct_key = keys
+        rows = {r.key: r for r in map(ThrottleRow._make, found)}
         waits = [0.0]
         for key in (pair_key, ip_key):
             row = rows.get(key)
@@ -143,7 +168,7 @@ class Throttle:
 
     async def record_failure(self, username: str, ip: str, now: float) -> list[Lockout]:
         """Count a failed attempt; returns the lockouts it triggered."""
-        pair_key, ip_key, acct_key = _keys(username, ip)
+        pair_key, ip_key, acct_key = throttle_keys(username, ip)
         out: list[Lockout] = []
         async with self._engine.begin() as conn:
             failures, lockouts = await self._bump(conn, pair_key, now)
@@ -157,7 +182,7 @@ class Throttle:
 
     async def record_success(self, username: str, ip: str, now: float) -> None:
         """Clear the pair and account counters and trust this address for the account."""
-        pair_key, _, acct_key = _keys(username, ip)
+        pair_key, _, acct_key = throttle_keys(username, ip)
         trusted = now + self._s.trusted_pair_seconds
         async with self._engine.begin() as conn:
             await conn.execute(

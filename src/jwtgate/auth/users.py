@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from jwtgate.auth.schema import clients as _c
 from jwtgate.auth.schema import users as _u
 
 __all__ = [
+    "USERNAME_MAX",
     "ClientInfo",
     "ClientRecord",
     "UserInfo",
@@ -25,9 +27,12 @@ __all__ = [
     "check_names",
     "check_username",
     "join_names",
+    "record_from_row",
     "split_names",
 ]
 
+USERNAME_MAX = 64
+"""Longest username (the ``users.username`` column)."""
 _USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 _NAME_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,64}")  # RFC 6749 3.3 scope-token
 _CLIENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
@@ -88,6 +93,15 @@ class UserRecord:
     password_hash: str
 
 
+def record_from_row(row: Sequence[Any]) -> UserRecord:
+    """A :class:`UserRecord` from a ``users`` row in table column order."""
+    username, password_hash, roles, disabled, created_at, updated_at = row
+    info = UserInfo(
+        str(username), split_names(str(roles)), bool(disabled), float(created_at), float(updated_at)
+    )
+    return UserRecord(info, str(password_hash))
+
+
 @dataclass(frozen=True, slots=True)
 class ClientInfo:
     """Public view of an OAuth client (no secret hash)."""
@@ -145,12 +159,7 @@ class UserStore:
         """The user, or ``None`` (on ``conn`` when given)."""
         async with reading(self._reader, conn) as c:
             row = (await c.execute(select(_u).where(_u.c.username == username))).first()
-        if row is None:
-            return None
-        info = UserInfo(
-            row.username, split_names(row.roles), bool(row.disabled), row.created_at, row.updated_at
-        )
-        return UserRecord(info, row.password_hash)
+        return None if row is None else record_from_row(tuple(row))
 
     async def require_user(self, username: str) -> UserRecord:
         """The user, or :class:`UnknownUser`."""
