@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,7 +35,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import Connection, form_post
+
+# Refresh tokens are URL-safe base64 (RFC 4648 section 5): no form escaping needed.
+_REFRESH_TOKEN = re.compile(rb'"refresh_token":"([A-Za-z0-9_-]+)"')
 USER = "bench"
 PASSWORD = "bench-password-1"  # benchmark-only credential in a throwaway directory
 
@@ -154,32 +162,38 @@ async def _refresh_rate(base: str, duration: float, concurrency: int) -> tuple[f
 
     errors = 0
     done = 0
-    conn = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=conn) as http:
+    async with aiohttp.ClientSession() as http:
         tokens = []
         for _ in range(concurrency):
             async with http.post(
                 f"{base}/login", json={"username": USER, "password": PASSWORD}
             ) as r:
                 tokens.append((await r.json())["refresh_token"])
-        deadline = time.perf_counter() + duration
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    conns = [await Connection.open(host, port) for _ in range(concurrency)]
+    deadline = time.perf_counter() + duration
 
-        async def worker(token: str) -> None:
-            nonlocal done, errors
-            while time.perf_counter() < deadline:
-                form = {"grant_type": "refresh_token", "refresh_token": token}
-                async with http.post(f"{base}/token", data=form) as r:
-                    data = await r.json()
-                    if r.status == 200:
-                        token = data["refresh_token"]
-                        done += 1
-                    else:
-                        errors += 1
-                        return
+    async def worker(conn: Connection, token: str) -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            form = b"grant_type=refresh_token&refresh_token=" + token.encode("ascii")
+            status, body = await conn.request(form_post(host, port, f"{url.path}/token", form))
+            found = _REFRESH_TOKEN.search(body)
+            if status == 200 and found is not None:
+                token = found.group(1).decode("ascii")
+                done += 1
+            else:
+                errors += 1
+                return
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(t) for t in tokens))
-        return done / (time.perf_counter() - start), errors
+    start = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(c, t) for c, t in zip(conns, tokens, strict=True)))
+    finally:
+        for conn in conns:
+            conn.close()
+    return done / (time.perf_counter() - start), errors
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
