@@ -80,19 +80,30 @@ async def _stream(receive: Receive, limit: int, flags: dict[str, bool]) -> Async
             return
 
 
+# uvicorn and the lean server write their own Date (RFC 9110 section 6.6.1); do not send two.
+_DROPPED = HOP_BY_HOP | {b"date"}
+
+
 def _response_headers(
     raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
+    *,
+    lowered: bool = False,
 ) -> list[tuple[bytes, bytes]]:
-    named: set[bytes] = set()
+    """The upstream's response headers minus hop-by-hop ones, names in lower case.
+
+    ``lowered``: the names already are lower case (the lean client lowers them).
+    """
+    if not lowered:
+        raw = [(name.lower(), value) for name, value in raw]
+    out = [(name, value) for name, value in raw if name not in _DROPPED]
+    named: set[bytes] | None = None
     for name, value in raw:
-        if name.lower() == b"connection":
-            named.update(t.strip().lower() for t in value.split(b","))
-    out = []
-    for name, value in raw:
-        lname = name.lower()
-        # uvicorn writes its own Date (RFC 9110 section 6.6.1); do not send two.
-        if lname not in HOP_BY_HOP and lname not in named and lname != b"date":
-            out.append((lname, value))
+        if name == b"connection" and value.lower() != b"keep-alive":
+            # RFC 9110 section 7.6.1: the fields Connection names are hop-by-hop
+            # too (Keep-Alive, the common one, already is).
+            named = (named or set()) | {t.strip().lower() for t in value.split(b",")}
+    if named:
+        out = [(name, value) for name, value in out if name not in named]
     return out
 
 
@@ -211,21 +222,28 @@ class Upstream:
         host, port, host_header, base_path = where
         head = _head(method, base_path + target, host_header, headers)
         if isinstance(data, bytes):
-            head += b"content-length: %d\r\n\r\n" % len(data)
+            request = head + b"content-length: %d\r\n\r\n%b" % (len(data), data)
         elif data is not None:
-            head += b"transfer-encoding: chunked\r\n\r\n"
+            request = head + b"transfer-encoding: chunked\r\n\r\n"
         else:
-            head += b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n"
+            request = head + (b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n")
         retry = method in _IDEMPOTENT and not isinstance(data, AsyncIterator)
+        pool = self._pool
+        key = (host, port)
         while True:
+            conn = pool.take(key)
+            if conn is None:
+                try:
+                    conn = await pool.acquire(host, port, connect_timeout)
+                except TimeoutError:
+                    raise GatewayTimeout() from None
+                except OSError:
+                    raise BadGateway() from None
             try:
-                conn = await self._pool.acquire(host, port, connect_timeout)
-            except TimeoutError:
-                raise GatewayTimeout() from None
-            except OSError:
-                raise BadGateway() from None
-            try:
-                await conn.send(head, data)
+                if data is None or isinstance(data, bytes):
+                    conn.write(request)
+                else:
+                    await conn.send(request, data)
                 await conn.response(read_timeout)
                 break
             except UpstreamClosed as exc:
@@ -242,20 +260,21 @@ class Upstream:
             except BaseException:
                 conn.close()
                 raise
+        status = conn.status
         await send(
             {
                 "type": "http.response.start",
-                "status": conn.status,
-                "headers": _response_headers(conn.headers),
+                "status": status,
+                "headers": _response_headers(conn.headers, lowered=True),
             }
         )
         if conn.complete:
             # The whole (small) response is already here: one body write, not
             # a chunk plus an empty terminator (each write is a system call).
             body = conn.take_body()
-            self._pool.release(conn)
+            pool.release(conn)
             await send({"type": "http.response.body", "body": body, "more_body": False})
-            return conn.status
+            return status
         try:
             async for chunk in conn.chunks(read_timeout):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -263,8 +282,8 @@ class Upstream:
             conn.close()
             raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        self._pool.release(conn)
-        return conn.status
+        pool.release(conn)
+        return status
 
     async def _aiohttp(
         self,
