@@ -1,9 +1,11 @@
 """Auth server benchmark: login throughput vs raw argon2id, refresh-grant throughput.
 
-Starts the auth server (``jwtgate.auth.serve_standalone`` under uvicorn) in a
+Starts the auth server (``jwtgate.auth.serve_standalone``, lean HTTP server) in a
 child process on a free loopback port, with a fresh data directory (SQLite by
-default, or ``--database-url``), and drives it with an aiohttp load generator
-(N concurrent keep-alive connections) in this process.
+default, or ``--database-url``), and drives it from this process over N
+concurrent keep-alive connections: aiohttp for logins, the minimal client of
+``loadgen.py`` for the refresh chains (so the generator takes little of the
+two cores the server needs).
 
 Rows:
 

@@ -1,4 +1,4 @@
-"""serve_standalone: the auth server alone under uvicorn on a loopback port."""
+"""serve_standalone: the auth server alone on a loopback port, on both HTTP servers."""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from jwtgate.config import JwtGateConfig
 
 
 @pytest.mark.slow
-async def test_serve_standalone_end_to_end(tmp_path: Path, unused_port: int) -> None:
+@pytest.mark.parametrize("http_server", ["lean", "uvicorn"])
+async def test_serve_standalone_end_to_end(
+    tmp_path: Path, unused_port: int, http_server: str
+) -> None:
     config = JwtGateConfig.model_validate(
         {
             "data_dir": str(tmp_path),
             "tokens": {"issuer": f"http://127.0.0.1:{unused_port}/auth"},
             "auth": {"argon2": {"time_cost": 1, "memory_cost": 8, "parallelism": 1}},
+            "gateway": {"http_server": http_server},
         }
     )
     async with AuthAdmin.open(config) as admin:
@@ -50,6 +54,7 @@ async def test_serve_standalone_end_to_end(tmp_path: Path, unused_port: int) -> 
                 assert r.status == 200
             async with http.get(f"{base}/me", headers=headers) as r:
                 assert r.status == 401
+                assert "server" not in r.headers  # no software banner on either server
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -403,7 +403,7 @@ class GatewaySettings(Section):
     workers: int = Field(default=1, ge=1, le=64, description="worker processes")
     http_server: Literal["lean", "uvicorn"] = Field(
         default="lean",
-        description="HTTP/1.1 server: lean (httptools, least CPU per request) or uvicorn",
+        description="HTTP/1.1 server of every listener, serve auth included: lean or uvicorn",
     )
     issuers: tuple[IssuerSettings, ...] | None = Field(
         default=None, description="trusted issuers; null: the local issuer only"
