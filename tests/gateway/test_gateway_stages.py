@@ -26,7 +26,7 @@ from jwtgate.gateway.errors import (
     UnsafeClaim,
     render_error,
 )
-from jwtgate.gateway.extract import extract
+from jwtgate.gateway.extract import _BEARER, _bearer_token, extract
 from jwtgate.gateway.forward import client_address, identity_headers, request_id
 from jwtgate.gateway.headers import HOP_BY_HOP, sanitize
 from jwtgate.gateway.routing import select_route
@@ -350,3 +350,43 @@ def test_extract_accepts_only_b64token_syntax(value: bytes) -> None:
     if token is not None:
         assert re.fullmatch(r"[A-Za-z0-9\-._~+/]+=*", token)  # RFC 6750 section 2.1
         assert value.lower().startswith(b"bearer ")
+
+
+_BEARER_PIECES = st.sampled_from(
+    [b"Bearer", b"bearer", b"BEARER", b"BeArEr", b"Bearer ", b"Basic", b" ", b"  ", b"\t"]
+)
+_TOKEN_BYTES = st.binary(max_size=40) | st.text(
+    alphabet="AZaz09-._~+/= \t\r\n\x00\xff", max_size=40
+).map(lambda t: t.encode("latin-1"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_BEARER_PIECES | _TOKEN_BYTES, max_size=4).map(b"".join))
+def test_bearer_fast_path_matches_the_regex(value: bytes) -> None:
+    # The byte-operation fast path accepts exactly the RFC 6750 section 2.1
+    # language the regex defines, and returns the same token.
+    match = _BEARER.fullmatch(value)
+    assert _bearer_token(value) == (match.group(2) if match is not None else None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"Bearer abc",
+        b"bearer a.b-c_d~e+f/g==",
+        b"Bearer ==",
+        b"Bearer a=b",
+        b"Bearer  abc",
+        b"Bearer abc ",
+        b"Bearer abc\n",
+        b"Bearer\tabc",
+        b"Bearer \xffabc",
+        b"Bearer a\x00",
+        b"Bearer ",
+        b"Bearerabc",
+        b"Beare abc",
+    ],
+)
+def test_bearer_fast_path_edge_cases(value: bytes) -> None:
+    match = _BEARER.fullmatch(value)
+    assert _bearer_token(value) == (match.group(2) if match is not None else None)
