@@ -13,7 +13,7 @@ from jwtgate.gateway.errors import RateLimited
 from jwtgate.gateway.ratelimit import MemoryRateLimiter, RateLimiter
 from jwtgate.jose import VerifiedToken
 
-__all__ = ["check_rate"]
+__all__ = ["check_rate", "check_rate_now"]
 
 
 def _key(route: CompiledRoute, token: VerifiedToken | None, client_ip: str) -> str:
@@ -36,9 +36,18 @@ async def check_rate(
     if spec is None:
         return
     key = _key(route, token, client_ip)
-    if isinstance(limiter, MemoryRateLimiter):
-        decision = limiter.hit_now(key, spec.rate, spec.burst)  # no await on the hot path
-    else:
-        decision = await limiter.hit(key, spec.rate, spec.burst)
+    decision = await limiter.hit(key, spec.rate, spec.burst)
     if not decision.allowed:
         raise RateLimited(decision.retry_after)
+
+
+def check_rate_now(
+    limiter: MemoryRateLimiter, route: CompiledRoute, token: VerifiedToken | None, client_ip: str
+) -> None:
+    """:func:`check_rate` for the in-process limiter, without an ``await``."""
+    spec = route.rate_limit
+    if spec is None:
+        return
+    retry, _ = limiter.take(_key(route, token, client_ip), spec.rate, spec.burst)
+    if retry:
+        raise RateLimited(retry)

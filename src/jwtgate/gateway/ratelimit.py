@@ -97,9 +97,14 @@ class MemoryRateLimiter:
         self._max_keys = max_keys
         self._buckets: OrderedDict[str, float] = OrderedDict()
 
-    def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
-        """Synchronous :meth:`hit` (the in-process limiter never waits)."""
-        # GCRA inlined (see _gcra): this runs on every rate-limited request.
+    def take(self, key: str, rate: float, burst: int) -> tuple[float, int]:
+        """Synchronous hit as ``(retry_after, remaining)``; ``retry_after`` is 0.0 when allowed.
+
+        Refused means ``retry_after > 0`` (the difference of two distinct
+        floats is never zero). No decision object: this runs on every
+        rate-limited request.
+        """
+        # GCRA inlined (see _gcra).
         if not 0.0 < rate < math.inf or burst < 1:
             _check_args(rate, burst)
         now = self._clock()
@@ -111,7 +116,7 @@ class MemoryRateLimiter:
         new_tat = tat + interval
         allow_at = new_tat - burst * interval
         if allow_at > now:
-            return RateDecision(False, allow_at - now, 0)
+            return allow_at - now, 0
         buckets[key] = new_tat
         buckets.move_to_end(key)
         # Lossless eviction: the oldest bucket is full again, forgetting it changes nothing.
@@ -120,7 +125,12 @@ class MemoryRateLimiter:
             del buckets[oldest]
         if len(buckets) > self._max_keys:
             buckets.popitem(last=False)
-        return RateDecision(True, 0.0, int((now - allow_at) / interval + 1e-9))
+        return 0.0, int((now - allow_at) / interval + 1e-9)
+
+    def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
+        """Synchronous :meth:`hit` (the in-process limiter never waits)."""
+        retry, remaining = self.take(key, rate, burst)
+        return RateDecision(not retry, retry, remaining)
 
     async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
         """Take one token from bucket ``key``."""
