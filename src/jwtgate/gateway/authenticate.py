@@ -25,7 +25,7 @@ from jwtgate.gateway.jwks_source import JwksFileSource, RemoteJwksSource
 from jwtgate.jose import IssuerPolicy, KeySource, VerifiedToken, Verifier
 from jwtgate.revocation import RevocationView
 
-__all__ = ["Authenticator", "authenticate"]
+__all__ = ["Authenticator", "authenticate", "retry_after_refresh"]
 
 
 class Authenticator:
@@ -146,7 +146,17 @@ async def authenticate(auth: Authenticator, token: str) -> VerifiedToken:
     """
     try:
         return auth.verifier.verify(token)
-    except UnknownKeyId:
-        if not await auth.refresh_for(token, _unverified_kid(token)):
-            raise
+    except UnknownKeyId as exc:
+        return await retry_after_refresh(auth, token, exc)
+
+
+async def retry_after_refresh(
+    auth: Authenticator, token: str, error: UnknownKeyId
+) -> VerifiedToken:
+    """The second half of :func:`authenticate`, for callers that verified synchronously first.
+
+    Raises ``error`` again when the issuer's source has nothing new.
+    """
+    if not await auth.refresh_for(token, _unverified_kid(token)):
+        raise error
     return auth.verifier.verify(token)

@@ -107,8 +107,8 @@ def client_address(
     return client, forwarded.encode("latin-1")
 
 
-def request_id(inbound: bytes | None, from_trusted_proxy: bool, fresh: str) -> bytes:
+def request_id(inbound: bytes | None, from_trusted_proxy: bool, fresh: str | bytes) -> bytes:
     """Keep a trusted proxy's well-formed ``X-Request-Id``, otherwise use ``fresh``."""
     if inbound is not None and from_trusted_proxy and _REQUEST_ID.fullmatch(inbound):
         return inbound
-    return fresh.encode("ascii")
+    return fresh if isinstance(fresh, bytes) else fresh.encode("ascii")

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
-from jwtgate.errors import JwtGateError
-from jwtgate.gateway.authenticate import authenticate
+from jwtgate.errors import JwtGateError, UnknownKeyId
+from jwtgate.gateway.authenticate import retry_after_refresh
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.cors import cors_headers, preflight_headers
@@ -34,8 +34,9 @@ from jwtgate.gateway.errors import (
 from jwtgate.gateway.extract import Extracted, extract
 from jwtgate.gateway.forward import client_address, identity_headers, request_id
 from jwtgate.gateway.headers import InboundHeaders, sanitize
-from jwtgate.gateway.limit import check_rate
+from jwtgate.gateway.limit import check_rate, check_rate_now
 from jwtgate.gateway.proxy import ClientGone, Receive, Send, call_internal
+from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.routing import select_route
 from jwtgate.gateway.state import Policy, Resources
 from jwtgate.jose import VerifiedToken
@@ -58,11 +59,11 @@ class _RequestIds:
         os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._prefix = os.urandom(5).hex()
+        self._prefix = os.urandom(5).hex().encode("ascii")
         self._counter = itertools.count()
 
-    def __next__(self) -> str:
-        return f"{self._prefix}{next(self._counter):06x}"
+    def __next__(self) -> bytes:
+        return b"%b%06x" % (self._prefix, next(self._counter))
 
 
 _REQUEST_IDS = _RequestIds()
@@ -106,28 +107,28 @@ def _upstream_path(scope: Scope, route: CompiledRoute) -> tuple[str, bytes]:
     return new_path, new_raw or b"/"
 
 
-async def _authenticate(
-    route: CompiledRoute,
-    policy: Policy,
-    res: Resources,
-    ext: Extracted,
-    inbound: InboundHeaders,
-    method: str,
-) -> VerifiedToken | None:
-    token = ext.token
-    if token is None:
-        if route.auth == "required":
-            raise MissingToken()
-        return None
+def _verify(policy: Policy, res: Resources, token: str) -> VerifiedToken:
+    """Verify synchronously (a cache hit is a dict lookup); raises ``UnknownKeyId`` to refresh."""
     metrics = res.metrics
     verifier = policy.auth.verifier
     misses = verifier.cache_misses
     started = time.perf_counter()
-    verified = await authenticate(policy.auth, token)
+    verified = verifier.verify(token)
     if metrics is not None and verifier.cache_misses != misses:
         # Observed for full verifications only: a cache hit is a dict lookup,
         # and a histogram observation per hit would cost more than the hit.
         metrics.verify_latency(time.perf_counter() - started)
+    return verified
+
+
+def _admit(
+    route: CompiledRoute,
+    verified: VerifiedToken,
+    ext: Extracted,
+    inbound: InboundHeaders,
+    method: str,
+) -> None:
+    """CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
     if ext.source == "cookie" and method not in SAFE_METHODS:
         # A browser attaches cookies to cross-site requests; the double-submit
         # header bound to the token's csrf claim proves same-origin JavaScript.
@@ -135,7 +136,6 @@ async def _authenticate(
         if not csrf_matches(verified.claims.get(CSRF_CLAIM), presented):
             raise CsrfFailed()
     authorize(route, verified)
-    return verified
 
 
 async def _forward(
@@ -273,13 +273,27 @@ async def _run(
         ext = extract(route, inbound, scope["query_string"])
     verified: VerifiedToken | None = None
     try:
-        if route.auth != "public":
-            verified = await _authenticate(route, policy, res, ext, inbound, method)
-            if verified is not None:
-                out.subject = verified.subject
+        token = ext.token
+        if token is not None:
+            try:
+                verified = _verify(policy, res, token)
+            except UnknownKeyId as exc:
+                # A key rotation at the issuer: refresh its source once, retry.
+                started = time.perf_counter()
+                verified = await retry_after_refresh(policy.auth, token, exc)
                 if res.metrics is not None:
-                    res.metrics.auth("allowed", "ok")
-        await check_rate(res.limiter, route, verified, client[0])
+                    res.metrics.verify_latency(time.perf_counter() - started)
+            _admit(route, verified, ext, inbound, method)
+            out.subject = verified.subject
+            if res.metrics is not None:
+                res.metrics.auth("allowed", "ok")
+        elif route.auth == "required":
+            raise MissingToken()
+        limiter = res.limiter
+        if isinstance(limiter, MemoryRateLimiter):
+            check_rate_now(limiter, route, verified, client[0])  # no await on the hot path
+        else:
+            await check_rate(limiter, route, verified, client[0])
     except JwtGateError as exc:
         if not route.dry_run:
             raise

@@ -227,7 +227,8 @@ class Upstream:
             request = head + b"transfer-encoding: chunked\r\n\r\n"
         else:
             request = head + (b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n")
-        retry = method in _IDEMPOTENT and not isinstance(data, AsyncIterator)
+        whole = data is None or isinstance(data, bytes)  # no ABC isinstance per request
+        retry = whole and method in _IDEMPOTENT
         pool = self._pool
         key = (host, port)
         while True:
