@@ -17,13 +17,16 @@ from jwtgate.errors import (
     TokenExpired,
     TypMismatch,
 )
-from jwtgate.jose.policy import IssuerPolicy, VerifiedToken, make_verified_token
+from jwtgate.jose.policy import IssuerPolicy, VerifiedToken, _Builder
 
 __all__ = ["check_time", "validate_claims"]
 
 # NumericDate values beyond this are not timestamps; refusing them before any
 # arithmetic also keeps huge integers from overflowing float conversion.
 _MAX_NUMERIC = 2.0**53
+_MAX_INT = 2**53
+_EMPTY: frozenset[str] = frozenset()
+_new_builder = object.__new__
 _MISSING: Any = object()
 _scope_cache: dict[str, frozenset[str]] = {}
 
@@ -93,21 +96,30 @@ def _audiences(aud: Any) -> frozenset[str]:
 
 
 def validate_claims(
-    policy: IssuerPolicy, header: Mapping[str, Any], claims: dict[str, Any], now: float
+    policy: IssuerPolicy,
+    claims: dict[str, Any],
+    now: float,
+    header: Mapping[str, Any],
+    alg: str,
+    kid: str,
+    typ: str | None,
 ) -> VerifiedToken:
-    """Check every claim rule for an access token whose signature already verified."""
+    """Check every claim rule for an access token whose signature already verified.
+
+    ``header`` is the token's read-only header and ``alg``, ``kid`` and
+    ``typ`` its members, already type-checked by :func:`~.jws.check_header`.
+    """
     # RFC 9068 section 4 / RFC 8725 section 3.11: explicit typing.
-    typ = header.get("typ")
     # Exact-spelling fast path first; typ_allowed() handles case and prefix.
-    if not (type(typ) is str and typ in policy._typ_exact) and not policy.typ_allowed(typ):
+    if typ not in policy._typ_exact and not policy.typ_allowed(typ):
         raise TypMismatch()
     exp, iat = claims.get("exp"), claims.get("iat")
-    # Fast path: int/float in range and no nbf (NaN and inf fail the range test).
+    # Fast path: integers in range and no nbf (int bounds: no int/float compare).
     if (
-        (type(exp) is int or type(exp) is float)
-        and (type(iat) is int or type(iat) is float)
-        and -_MAX_NUMERIC <= exp <= _MAX_NUMERIC
-        and -_MAX_NUMERIC <= iat <= _MAX_NUMERIC
+        type(exp) is int
+        and type(iat) is int
+        and -_MAX_INT <= exp <= _MAX_INT
+        and -_MAX_INT <= iat <= _MAX_INT
         and "nbf" not in claims
     ):
         nbf = None
@@ -134,7 +146,7 @@ def validate_claims(
         raise InvalidClaim("the sid claim is not a non-empty string")
     scope = claims.get("scope", _MISSING)
     if scope is _MISSING:
-        scopes: frozenset[str] = frozenset()
+        scopes: frozenset[str] = _EMPTY
     elif type(scope) is str:
         cached = _scope_cache.get(scope)  # scope strings repeat across tokens
         if cached is None:
@@ -148,7 +160,7 @@ def validate_claims(
         raise InvalidClaim("the scope claim must be a space-separated string")
     roles_value = claims.get("roles", _MISSING)
     if roles_value is _MISSING:
-        roles: frozenset[str] = frozenset()
+        roles: frozenset[str] = _EMPTY
     elif type(roles_value) is list:
         for role in roles_value:  # a plain loop: no generator on the hot path
             if type(role) is not str:
@@ -156,18 +168,23 @@ def validate_claims(
         roles = frozenset(roles_value)
     else:
         raise InvalidClaim("the roles claim must be a list of strings")
-    return make_verified_token(
-        header if type(header) is MappingProxyType else MappingProxyType(dict(header)),
-        MappingProxyType(claims),
-        policy.issuer,
-        subject,
-        jti,
-        sid,
-        client_id,
-        exp,
-        iat,
-        scopes,
-        roles,
-        header.get("kid", ""),
-        header["alg"],
-    )
+    # make_verified_token() inlined: the builder has VerifiedToken's exact slot
+    # layout, so plain slot stores and a __class__ switch give a real, frozen
+    # VerifiedToken without a frozen dataclass __init__ (see policy.py).
+    token: Any = _new_builder(_Builder)
+    token.header = header
+    token.claims = MappingProxyType(claims)
+    token.issuer = policy.issuer
+    token.subject = subject
+    token.jti = jti
+    token.sid = sid
+    token.client_id = client_id
+    token.exp = exp
+    token.iat = iat
+    token.scopes = scopes
+    token.roles = roles
+    token.kid = kid
+    token.alg = alg
+    token.__class__ = VerifiedToken
+    result: VerifiedToken = token
+    return result

@@ -43,7 +43,7 @@ from jwtgate.errors import (
 )
 from jwtgate.jose._codec import parse_json_object
 from jwtgate.jose.claims import check_time, validate_claims
-from jwtgate.jose.jws import parse_parts
+from jwtgate.jose.jws import parse_token
 from jwtgate.jose.keys import VerificationKey
 from jwtgate.jose.policy import IssuerPolicy, VerifiedToken
 from jwtgate.revocation.base import RevocationView
@@ -137,22 +137,22 @@ class Verifier:
     def _verify(
         self, token: str
     ) -> tuple[VerifiedToken, IssuerPolicy, VerificationKey, int, float | None]:
-        header, payload, signing_input, signature = parse_parts(token, self._max_bytes)
+        (header, alg, kid, typ), payload, signing_input, signature = parse_token(
+            token, self._max_bytes
+        )
         claims = parse_json_object(payload)
         iss = claims.get("iss")
-        if iss is None:
-            raise MissingClaim("the token lacks the iss claim")
-        if not isinstance(iss, str):
-            raise InvalidClaim("the iss claim is not a string")
-        policy = self._policies.get(iss)
-        if policy is None:  # RFC 7519 section 4.1.1: exact match only
-            raise IssuerMismatch()
+        policy = self._policies.get(iss) if type(iss) is str else None
+        if policy is None:
+            if iss is None:
+                raise MissingClaim("the token lacks the iss claim")
+            if type(iss) is not str:
+                raise InvalidClaim("the iss claim is not a string")
+            raise IssuerMismatch()  # RFC 7519 section 4.1.1: exact match only
         if len(token) > policy.max_token_bytes:
             raise TokenTooLarge()
-        alg = header["alg"]
         if alg not in policy.algorithms:
             raise AlgorithmNotAllowed()
-        kid = header.get("kid")
         if kid is None:
             raise UnknownKeyId("the token has no key id")
         keys = policy.keys
@@ -164,7 +164,7 @@ class Verifier:
             raise AlgorithmMismatch()
         if not key.verify(signing_input, signature):
             raise BadSignature()
-        result = validate_claims(policy, header, claims, self._clock())
+        result = validate_claims(policy, claims, self._clock(), header, alg, kid, typ)
         view = self._revocation
         if view is not None and view.is_revoked(
             result.jti, result.sid, result.subject, result.iat or 0.0
