@@ -209,3 +209,33 @@ async def test_server_writes_with_expect_continue_and_bodyless_heads(
     assert posted == (200, 5000)
     assert head == (200, b"")
     assert statuses == [(200, {"status": "ok"})] * 3
+
+
+async def test_one_pooled_connection_parses_successive_responses(
+    gw_config: Any, gateway: Any, http: Any
+) -> None:
+    # The response parser is kept across requests on a keep-alive connection:
+    # every framing must leave it at a clean message boundary for the next one.
+    replies = [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nx-n: 1\r\n\r\none",
+        b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-n: 2\r\n\r\n"
+        b"3\r\ntwo\r\n0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nx-n: 3\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\nx-n: 4\r\n\r\nfour",
+    ]
+    connections = []
+
+    async def scripted(_r: Any, writer: asyncio.StreamWriter, number: int) -> bool:
+        connections.append(id(writer))
+        writer.write(replies[(number - 1) % len(replies)])
+        await writer.drain()
+        return True
+
+    async with _server(scripted) as (url, _), gateway(gw_config([_route(url)])) as base:
+        got = []
+        for _ in range(2 * len(replies)):
+            async with http.get(f"{base}/x") as resp:
+                got.append((resp.status, resp.headers["x-n"], await resp.read()))
+    expected = [(200, "1", b"one"), (201, "2", b"two"), (204, "3", b""), (404, "4", b"four")]
+    assert got == expected * 2
+    assert len(set(connections)) == 1

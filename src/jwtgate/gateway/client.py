@@ -217,8 +217,12 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def reset(self) -> None:
-        """Prepare for the next request on this connection."""
-        self._parser = httptools.HttpResponseParser(self)
+        """Prepare for the next request on this connection.
+
+        The parser is kept: a usable connection's parser stands at a message
+        boundary, and llhttp parses the next response of a keep-alive
+        connection from there.
+        """
         self.status, self.headers = 0, []
         self._headers_done = self._complete = self._got_bytes = False
         self._error = None

@@ -123,13 +123,13 @@ def _target(base: str) -> _Target | None:
 
 
 def _head(method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-    lines = [b"%b %b HTTP/1.1\r\nhost: %b\r\n" % (method.encode("ascii"), target, host)]
+    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for name, value in headers:
         # Expect is answered by our own server; forwarding it would make the
         # upstream send an interim 100 response we have no use for.
         if name != b"expect":
-            lines.append(b"%b: %b\r\n" % (name, value))
-    return b"".join(lines)
+            parts += (name, b": ", value, b"\r\n")
+    return b"".join(parts)
 
 
 def _text(value: bytes) -> str:
