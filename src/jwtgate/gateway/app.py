@@ -8,7 +8,7 @@ listener: ``/metrics`` (Prometheus), ``/healthz``, ``/readyz``.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from typing import Any
 
 from jwtgate.gateway.pipeline import handle
@@ -64,14 +64,24 @@ class GatewayApp:
             return True
         return False
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-        """ASGI entry point."""
+    def __call__(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    ) -> Awaitable[None]:
+        """ASGI entry point: a proxied request is the pipeline's coroutine itself.
+
+        Not a coroutine function, to save a coroutine per request; uvicorn is
+        told the interface is ASGI 3 rather than guessing it from that.
+        """
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path != "/healthz" and path != "/readyz":
+                return handle(scope, receive, send, self.policy, self.resources)
+        return self._other(scope, receive, send)
+
+    async def _other(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            path = scope["path"]
-            if (path[:2] == "/h" or path[:2] == "/r") and await self.health(path, send):
-                return
-            await handle(scope, receive, send, self.policy, self.resources)
+            await self.health(scope["path"], send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
         else:  # websocket: not proxied; refuse the handshake

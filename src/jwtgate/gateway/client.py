@@ -256,11 +256,19 @@ class Connection(asyncio.Protocol):
         return self._headers_done
 
     async def response(self, seconds: float) -> None:
-        """Wait for the status line and headers."""
+        """Wait for the status line and headers (each wait at most ``seconds``)."""
+        # _wait inlined: one coroutine less on every proxied request.
+        deadlines = self._deadlines
         while not self._headers_done:
             if self._error is not None:
                 raise self._error
-            await self._wait(seconds)
+            waiter = self._waiter = self._loop.create_future()
+            slot = deadlines.add(waiter, seconds)
+            try:
+                await waiter
+            finally:
+                deadlines.discard(waiter, slot)
+                self._waiter = None
 
     async def chunks(self, seconds: float) -> AsyncIterator[bytes]:
         """The response body as it arrives."""

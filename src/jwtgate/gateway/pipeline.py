@@ -67,6 +67,7 @@ class _RequestIds:
 
 
 _REQUEST_IDS = _RequestIds()
+_SCHEMES = {"http": b"http", "https": b"https"}
 
 
 class _Outcome:
@@ -176,7 +177,7 @@ async def _forward(
         headers.extend(entry[1])
     host = inbound.host or b""
     headers.append((b"x-forwarded-for", client[1]))
-    proto = scope["scheme"].encode("ascii")
+    proto = _SCHEMES.get(scope["scheme"]) or scope["scheme"].encode("ascii")
     fwd_host = host
     if out.from_proxy:
         # Behind a trusted TLS-terminating proxy, its view of scheme and host is the real one.

@@ -169,7 +169,7 @@ class Upstream:
             await self._session.close()
             self._session = None
 
-    async def forward(
+    def forward(
         self,
         base: str,
         target: bytes,
@@ -183,12 +183,53 @@ class Upstream:
         max_body: int,
         connect_timeout: float,
         read_timeout: float,
-    ) -> int:
-        """Proxy one request to ``base`` + ``target`` (path and query); returns the status.
+    ) -> Awaitable[int]:
+        """Proxy one request to ``base`` + ``target`` (path and query); awaits to the status.
 
         Raises :class:`BadGateway` / :class:`GatewayTimeout` /
         :class:`BodyTooLarge` only while nothing has been sent to the client.
+        A request without a body to a plain-HTTP upstream is the lean
+        client's coroutine itself (one coroutine less per request).
         """
+        targets = self._targets
+        if base in targets:
+            lean = targets[base]
+        else:
+            lean = targets[base] = _target(base)
+        if lean is not None and not has_body and method != "HEAD":
+            return self._lean(
+                lean, target, method, headers, None, send, connect_timeout, read_timeout
+            )
+        return self._forward(
+            base,
+            lean,
+            target,
+            method,
+            headers,
+            receive,
+            send,
+            has_body,
+            content_length,
+            max_body,
+            connect_timeout,
+            read_timeout,
+        )
+
+    async def _forward(
+        self,
+        base: str,
+        lean: _Target | None,
+        target: bytes,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        receive: Receive,
+        send: Send,
+        has_body: bool,
+        content_length: int | None,
+        max_body: int,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> int:
         flags: dict[str, bool] = {}
         data: bytes | AsyncIterator[bytes] | None = None
         if has_body:
@@ -196,9 +237,6 @@ class Upstream:
                 data = await read_limited(receive, max_body)
             else:
                 data = _stream(receive, max_body, flags)
-        if base not in self._targets:
-            self._targets[base] = _target(base)
-        lean = self._targets[base]
         if lean is not None and method != "HEAD":
             return await self._lean(
                 lean, target, method, headers, data, send, connect_timeout, read_timeout

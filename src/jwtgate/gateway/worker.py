@@ -98,6 +98,7 @@ def _uvicorn_config(
     config = uvicorn.Config(
         app,
         http=CoalescingHttpToolsProtocol,
+        interface="asgi3",
         ws="none",
         lifespan="off",
         log_config=None,
