@@ -239,3 +239,25 @@ async def test_one_pooled_connection_parses_successive_responses(
     expected = [(200, "1", b"one"), (201, "2", b"two"), (204, "3", b""), (404, "4", b"four")]
     assert got == expected * 2
     assert len(set(connections)) == 1
+
+
+async def test_hop_by_hop_and_date_never_reach_the_client(
+    gw_config: Any, gateway: Any, http: Any
+) -> None:
+    async def reply(_r: Any, writer: asyncio.StreamWriter, number: int) -> bool:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Drop\r\nKeep-Alive: timeout=5\r\n"
+            b"X-Drop: 1\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-Keep: 2\r\n"
+            b"Proxy-Connection: keep-alive\r\ncontent-length: 2\r\n\r\nok"
+        )
+        await writer.drain()
+        return True
+
+    async with _server(reply) as (url, _), gateway(gw_config([_route(url)])) as base:
+        for _ in range(2):
+            async with http.get(f"{base}/x") as resp:
+                assert await resp.read() == b"ok"
+                names = {n.lower() for n in resp.headers}
+                assert resp.headers["x-keep"] == "2"
+                assert resp.headers.getall("date") != ["Thu, 01 Jan 1970 00:00:00 GMT"]
+    assert not names & {"x-drop", "keep-alive", "proxy-connection"}

@@ -19,11 +19,16 @@ from collections.abc import AsyncIterator
 
 import httptools
 
+from jwtgate.gateway.headers import HOP_BY_HOP
+
 __all__ = ["Connection", "ConnectionPool", "Deadlines", "UpstreamClosed"]
 
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 18
 _SLOT = 0.05  # seconds; a read timeout fires up to this much late
+# Never forwarded to the client: hop-by-hop fields (RFC 9110 section 7.6.1),
+# and Date, which our server writes itself (section 6.6.1; not two of them).
+_NOT_FORWARDED = HOP_BY_HOP | {b"date"}
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -87,7 +92,8 @@ class Connection(asyncio.Protocol):
         self._deadlines = deadlines
         self.reused = False
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[tuple[bytes, bytes]] = []  # end-to-end, names lower-case
+        self.connection: list[bytes] = []  # values of the response's Connection fields
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -132,8 +138,13 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------ parser hooks
     def on_header(self, name: bytes, value: bytes) -> None:
-        """Parser callback: one response header."""
-        self.headers.append((name.lower(), value))
+        """Parser callback: one response header (hop-by-hop ones and Date set aside)."""
+        name = name.lower()
+        if name in _NOT_FORWARDED:
+            if name == b"connection":
+                self.connection.append(value)
+            return
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """Parser callback: status line and headers are complete."""
@@ -223,7 +234,7 @@ class Connection(asyncio.Protocol):
         boundary, and llhttp parses the next response of a keep-alive
         connection from there.
         """
-        self.status, self.headers = 0, []
+        self.status, self.headers, self.connection = 0, [], []
         self._headers_done = self._complete = self._got_bytes = False
         self._error = None
         self.reused = True

@@ -84,27 +84,30 @@ async def _stream(receive: Receive, limit: int, flags: dict[str, bool]) -> Async
 _DROPPED = HOP_BY_HOP | {b"date"}
 
 
+def _without_named(
+    headers: list[tuple[bytes, bytes]], connection: list[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` minus the fields the response's ``Connection`` values name.
+
+    RFC 9110 section 7.6.1: they are hop-by-hop too. ``keep-alive``, the
+    common value, names a field that is already hop-by-hop.
+    """
+    named: set[bytes] | None = None
+    for value in connection:
+        if value.lower() != b"keep-alive":
+            named = (named or set()) | {t.strip().lower() for t in value.split(b",")}
+    if not named:
+        return headers
+    return [(name, value) for name, value in headers if name not in named]
+
+
 def _response_headers(
     raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
-    *,
-    lowered: bool = False,
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers minus hop-by-hop ones, names in lower case.
-
-    ``lowered``: the names already are lower case (the lean client lowers them).
-    """
-    if not lowered:
-        raw = [(name.lower(), value) for name, value in raw]
-    out = [(name, value) for name, value in raw if name not in _DROPPED]
-    named: set[bytes] | None = None
-    for name, value in raw:
-        if name == b"connection" and value.lower() != b"keep-alive":
-            # RFC 9110 section 7.6.1: the fields Connection names are hop-by-hop
-            # too (Keep-Alive, the common one, already is).
-            named = (named or set()) | {t.strip().lower() for t in value.split(b",")}
-    if named:
-        out = [(name, value) for name, value in out if name not in named]
-    return out
+    """The upstream's response headers minus hop-by-hop ones and Date, names in lower case."""
+    lowered = [(name.lower(), value) for name, value in raw]
+    kept = [(name, value) for name, value in lowered if name not in _DROPPED]
+    return _without_named(kept, [value for name, value in lowered if name == b"connection"])
 
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -304,7 +307,7 @@ class Upstream:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": _response_headers(conn.headers, lowered=True),
+                "headers": _without_named(conn.headers, conn.connection),
             }
         )
         if conn.complete:
