@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jwtgate.config import load_config_text
-from jwtgate.errors import BadSignature, TokenRevoked
+from jwtgate.errors import BadSignature, JwtGateError, TokenRevoked
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import CompiledRoute, compile_gateway
 from jwtgate.gateway.errors import (
@@ -29,7 +29,7 @@ from jwtgate.gateway.errors import (
 from jwtgate.gateway.extract import _BEARER, _bearer_token, extract
 from jwtgate.gateway.forward import client_address, identity_headers, request_id
 from jwtgate.gateway.headers import HOP_BY_HOP, sanitize
-from jwtgate.gateway.routing import select_route
+from jwtgate.gateway.routing import _select, select_route
 from jwtgate.jose import VerifiedToken
 
 
@@ -268,6 +268,35 @@ def test_select_route_first_match_host_and_methods() -> None:
 def test_select_route_refuses_confusing_paths(path: str) -> None:
     with pytest.raises(BadRequest):
         select_route((ROUTE,), path, "GET", None)
+
+
+_CACHE_ROUTES = _routes(
+    "{name: a, match: {prefix: /api, host: api.example}, upstream: 'http://h'},"
+    " {name: b, match: {prefix: /api, methods: [get]}, upstream: 'http://h'},"
+    " {name: c, match: {path: /Api/post, methods: [POST]}, upstream: 'http://h'},"
+    " {name: d, match: {prefix: /pub/}, upstream: 'http://h'}"
+)
+
+
+def _outcome(select: Any, path: str, method: str, host: bytes | None) -> object:
+    try:
+        return select(_CACHE_ROUTES, path, method, host).name
+    except JwtGateError as exc:
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="/apiAPIpostub.;%x", max_size=14),
+    st.sampled_from(["GET", "POST", "PUT", "OPTIONS"]),
+    st.sampled_from([None, b"api.example", b"API.example.:1", b"other"]),
+)
+def test_select_route_cache_changes_no_outcome(path: str, method: str, host: bytes | None) -> None:
+    # The cache of chosen routes must answer exactly as the uncached selection,
+    # on the first request and on every repeat (refusals are never cached).
+    expected = _outcome(_select, path, method, host)
+    assert _outcome(select_route, path, method, host) == expected
+    assert _outcome(select_route, path, method, host) == expected
 
 
 # ---------------------------------------------------------------- errors

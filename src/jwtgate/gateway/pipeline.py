@@ -247,10 +247,18 @@ async def _run(
     compiled = policy.compiled
     inbound = sanitize(scope["headers"], compiled.strip_exact, compiled.max_header_bytes)
     peer = scope.get("client")
-    client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
-    from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
-    out.from_proxy = from_proxy
-    rid = out.request_id = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS))
+    if compiled.trusted_proxies:
+        client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
+        from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
+        out.from_proxy = from_proxy
+        rid = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS))
+    else:
+        # No trusted proxy: the peer is the client, and what it says about
+        # earlier hops or its request id is not believed (client_address).
+        ip = (peer[0] if peer else None) or "unknown"
+        client = (ip, ip.encode("ascii", "replace"))
+        rid = next(_REQUEST_IDS)
+    out.request_id = rid
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
     out.route = route.name

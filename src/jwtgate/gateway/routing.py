@@ -54,6 +54,16 @@ def _host_only(host: bytes | None) -> str | None:
     return name[:-1] if name.endswith(".") else name
 
 
+_Chosen = dict[tuple[str, str, bytes | None], CompiledRoute]
+# Per routes tuple (one per reload): the route chosen for (path, method, Host).
+# Selection is a pure function of these, so a repeated request skips the
+# checks; only successful selections of short paths are kept, and a full
+# table is emptied (bounded memory whatever the clients send).
+_CHOSEN: dict[int, tuple[tuple[CompiledRoute, ...], _Chosen]] = {}
+_CHOSEN_MAX = 4096
+_CHOSEN_PATH = 256
+
+
 def select_route(
     routes: tuple[CompiledRoute, ...], path: str, method: str, host: bytes | None
 ) -> CompiledRoute:
@@ -61,6 +71,26 @@ def select_route(
 
     :class:`BadRequest` for a path an upstream could read as another route's.
     """
+    entry = _CHOSEN.get(id(routes))
+    if entry is None or entry[0] is not routes:
+        if len(_CHOSEN) >= 16:
+            _CHOSEN.clear()
+        entry = _CHOSEN[id(routes)] = (routes, {})
+    chosen = entry[1]
+    key = (path, method, host)
+    route = chosen.get(key)
+    if route is None:
+        route = _select(routes, path, method, host)
+        if len(path) <= _CHOSEN_PATH and (host is None or len(host) <= _CHOSEN_PATH):
+            if len(chosen) >= _CHOSEN_MAX:
+                chosen.clear()
+            chosen[key] = route
+    return route
+
+
+def _select(
+    routes: tuple[CompiledRoute, ...], path: str, method: str, host: bytes | None
+) -> CompiledRoute:
     lenient = _check_path(path)
     route = _first(routes, path, method, host, CompiledRoute.matches_path)
     folded = (lenient or path).lower()
