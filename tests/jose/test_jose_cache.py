@@ -215,3 +215,22 @@ def test_fast_verified_token_equals_dataclass_construction() -> None:
     assert dataclasses.asdict(fast)["subject"] == "a"
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.exp = 2.0  # type: ignore[misc]
+
+
+def test_verifier_result_equals_dataclass_construction(
+    session_keys: dict[str, SigningKey], clock: FrozenClock
+) -> None:
+    """validate_claims builds its result like make_verified_token: a real, frozen VerifiedToken."""
+    import dataclasses
+
+    from jwtgate.jose import VerifiedToken
+
+    verifier, _, minter = _setup(session_keys["ES256"], clock)
+    token = minter.mint("alice", scope="b a", roles=["r"], sid="s").token
+    result = verifier.verify_uncached(token)
+    assert type(result) is VerifiedToken
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(VerifiedToken)}
+    assert result == VerifiedToken(**fields)
+    assert (fields["scopes"], fields["roles"], fields["sid"]) == ({"a", "b"}, {"r"}, "s")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.exp = 2.0  # type: ignore[misc]

@@ -162,21 +162,13 @@ def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, b
     ):
         head, _, rest = token.partition(".")
         body, dot, sig = rest.partition(".")
-        info = _header_cache.get(head)
-        body_pad = _PADS[len(body) & 3].get(body[-1:])
-        sig_pad = _PADS[len(sig) & 3].get(sig[-1:])
-        if (
-            info is not None
-            and body_pad is not None
-            and sig_pad is not None
-            and dot  # two dots at least ...
-            and "." not in sig  # ... and no third
-        ):
+        if dot:  # a third dot lands in sig, which the decoder refuses
             try:
-                payload = _b64decode(body + body_pad, b"-_", True)
-                signature = _b64decode(sig + sig_pad, b"-_", True)
-            except ValueError:
-                pass
+                info = _header_cache[head]
+                payload = _b64decode(body + _PADS[len(body) & 3][body[-1:]], b"-_", True)
+                signature = _b64decode(sig + _PADS[len(sig) & 3][sig[-1:]], b"-_", True)
+            except (KeyError, ValueError):
+                pass  # not cached, not canonical or not base64url: the strict path says which
             else:
                 signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
                 return info, payload, signing_input, signature
