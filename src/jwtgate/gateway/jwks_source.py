@@ -29,14 +29,16 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from jwtgate.clock import Clock, system_clock
 from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.jose.jwks import JwksKeySet
 from jwtgate.jose.keys import VerificationKey
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["JwksFileSource", "RemoteJwksSource", "check_jwks_url"]
 
@@ -160,12 +162,20 @@ class RemoteJwksSource:
         """The kids currently trusted."""
         return frozenset(self._keys)
 
-    async def start(self) -> None:
-        """Fetch once (failure is logged, not raised) and start the background refresher."""
+    def _open_session(self) -> aiohttp.ClientSession:
+        # Imported here: aiohttp costs every worker several MB of memory, and
+        # only issuers with a JWKS URL need it.
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout), trust_env=False
             )
+        return self._session
+
+    async def start(self) -> None:
+        """Fetch once (failure is logged, not raised) and start the background refresher."""
+        self._open_session()
         await self.refresh()
         self._task = asyncio.create_task(self._refresher(), name="jwtgate-jwks-refresh")
 
@@ -239,12 +249,11 @@ class RemoteJwksSource:
         return True
 
     async def _download(self) -> bytes:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout), trust_env=False
-            )
+        import aiohttp
+
+        session = self._open_session()
         try:
-            async with self._session.get(
+            async with session.get(
                 self.url, allow_redirects=False, headers={"Accept": "application/json"}
             ) as resp:
                 if resp.status != 200:

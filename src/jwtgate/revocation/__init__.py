@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from jwtgate.revocation.base import (
     RevocationEvent,
     RevocationKind,
@@ -9,7 +11,9 @@ from jwtgate.revocation.base import (
     RevocationView,
 )
 from jwtgate.revocation.memory import InMemoryRevocationStore
-from jwtgate.revocation.redis import RedisRevocationStore, RevocationStoreUnavailable
+
+if TYPE_CHECKING:
+    from jwtgate.revocation.redis import RedisRevocationStore, RevocationStoreUnavailable
 
 __all__ = [
     "InMemoryRevocationStore",
@@ -20,3 +24,13 @@ __all__ = [
     "RevocationStoreUnavailable",
     "RevocationView",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # redis-py and the telemetry modules it loads cost every process several MB
+    # of memory; only a deployment with ``revocation.backend: redis`` pays it.
+    if name in ("RedisRevocationStore", "RevocationStoreUnavailable"):
+        from jwtgate.revocation import redis
+
+        return getattr(redis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
