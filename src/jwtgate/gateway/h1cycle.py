@@ -184,8 +184,29 @@ class Cycle:
             return
         if self.response_done or kind != "http.response.body":
             raise RuntimeError("unexpected ASGI message")
-        body: bytes = message.get("body", b"")
-        more: bool = message.get("more_body", False)
+        self._write(message.get("body", b""), message.get("more_body", False))
+
+    def respond(self, status: int, headers: Any, body: bytes) -> bool:
+        """The whole response at once, without ASGI messages; False: use ``send``.
+
+        The lean upstream client's common case (a complete small response)
+        hands it over here: the same bytes as ``http.response.start`` and one
+        final ``http.response.body``, minus two message dicts and two awaits.
+        Only while nothing was sent and no write back-pressure is pending,
+        since ``send`` would wait for the socket to drain first.
+        """
+        if self.started or self.conn.write_waiter is not None:
+            return False
+        if not self.disconnected:  # send() drops both messages for a gone client
+            self.started = True
+            self._status = status
+            self._headers = headers
+            self._write(body, False)
+        return True
+
+    def _write(self, body: bytes, more: bool) -> None:
+        """Frame and write one piece of the response body (the head with the first)."""
+        conn = self.conn
         head = self._head(body, more) if self._framing == _UNSET else b""
         framing = self._framing
         if framing == _LENGTH:

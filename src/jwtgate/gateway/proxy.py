@@ -19,6 +19,7 @@ from yarl import URL
 
 from jwtgate.gateway.client import ConnectionPool, UpstreamClosed
 from jwtgate.gateway.errors import BadGateway, BodyTooLarge, GatewayTimeout
+from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.headers import HOP_BY_HOP
 
 __all__ = [
@@ -303,20 +304,20 @@ class Upstream:
                 conn.close()
                 raise
         status = conn.status
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": _without_named(conn.headers, conn.connection),
-            }
-        )
+        headers = _without_named(conn.headers, conn.connection)
         if conn.complete:
             # The whole (small) response is already here: one body write, not
             # a chunk plus an empty terminator (each write is a system call).
             body = conn.take_body()
             pool.release(conn)
+            # The lean server's request takes it directly, without ASGI messages.
+            cycle = getattr(send, "__self__", None)
+            if type(cycle) is Cycle and cycle.respond(status, headers, body):
+                return status
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return status
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         try:
             async for chunk in conn.chunks(read_timeout):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
