@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
@@ -95,6 +95,13 @@ async def _send_simple(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+async def _send_status(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> int:
+    await _send_simple(send, status, headers, body)
+    return status
+
+
 def _upstream_path(scope: Scope, route: CompiledRoute) -> tuple[str, bytes]:
     """The decoded and raw path to send upstream, with the route prefix stripped."""
     path: str = scope["path"]
@@ -139,7 +146,7 @@ def _admit(
     authorize(route, verified)
 
 
-async def _forward(
+def _forward(
     scope: Scope,
     receive: Receive,
     send: Send,
@@ -152,7 +159,12 @@ async def _forward(
     client: tuple[str, bytes],
     rid: bytes,
     out: _Outcome,
-) -> int:
+) -> Awaitable[int]:
+    """The upstream request's headers; returns what answers it (awaits to the status).
+
+    Not a coroutine function: for a URL upstream it returns the client's
+    awaitable itself, one coroutine less on every proxied request.
+    """
     headers = inbound.headers
     if ext.cookie is not None:
         headers.append((b"cookie", ext.cookie))
@@ -204,8 +216,7 @@ async def _forward(
             verifier = policy.auth.verifier
             body = res.stats.render(verifier.cache_hits, verifier.cache_misses)
             ctype = (b"content-type", b"application/json")
-            await _send_simple(send, 200, [ctype, (b"cache-control", b"no-store")], body)
-            return 200
+            return _send_status(send, 200, [ctype, (b"cache-control", b"no-store")], body)
         if host:
             headers.append((b"host", host))
         if inbound.content_length is not None:
@@ -219,14 +230,14 @@ async def _forward(
             query_string=ext.query_string,
             client=(client[0], (scope.get("client") or ("", 0))[1]),
         )
-        return await call_internal(component.app, inner, receive, send, route.max_body_bytes)
+        return call_internal(component.app, inner, receive, send, route.max_body_bytes)
     counter = policy.round_robin
     index = counter[route.index]
     counter[route.index] = index + 1
     base = route.upstreams[index % len(route.upstreams)]
     query = ext.query_string
     length = inbound.content_length
-    return await res.upstream.forward(
+    return res.upstream.forward(
         base,
         raw_path + b"?" + query if query else raw_path,
         scope["method"],
