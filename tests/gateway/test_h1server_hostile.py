@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jwtgate.gateway.uvicorn_server import UvicornServer, uvicorn_config
 
 from jwtgate.gateway.h1server import H1Limits, LeanServer
 from jwtgate.gateway.server import bind_socket
-from jwtgate.gateway.worker import _Server, _uvicorn_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -182,7 +182,7 @@ async def _running(kind: str, app: _Fixed) -> AsyncIterator[int]:
     if kind == "lean":
         server = LeanServer(app, drain_seconds=0.5)
     else:
-        server = _Server(_uvicorn_config(app, 0.5, None))
+        server = UvicornServer(uvicorn_config(app, 0.5))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(500):
         if server.started:

@@ -1,7 +1,8 @@
 """Stage 7b: send the request upstream and stream the answer back.
 
-One pooled keep-alive client per worker (aiohttp ``TCPConnector``); bodies
-stream both ways; redirects are never followed, cookies never stored and
+Pooled keep-alive connections per worker: the lean client of
+:mod:`jwtgate.gateway.client` for ordinary requests, aiohttp (opened on first
+use) for what that client does not take; bodies stream both ways; redirects are never followed, cookies never stored and
 content never decoded, so the upstream's bytes reach the client unchanged.
 ``internal://NAME`` upstreams are ASGI applications called in-process with
 an adjusted scope.
@@ -11,16 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
-from yarl import URL
 
 from jwtgate.gateway.client import ConnectionPool, UpstreamClosed
 from jwtgate.gateway.errors import BadGateway, BodyTooLarge, GatewayTimeout
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.headers import HOP_BY_HOP
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "ASGIApp",
@@ -150,21 +151,31 @@ class Upstream:
         self._limit = limit
         self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
+        self._started = False
         self._pool = ConnectionPool()
         self._targets: dict[str, _Target | None] = {}
 
     async def start(self) -> None:
-        """Open the connection pool."""
-        connector = aiohttp.TCPConnector(
-            limit=self._limit, keepalive_timeout=self._keepalive, ttl_dns_cache=60
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None),
-        )
+        """Allow requests; the fallback client's session opens on first use."""
+        self._started = True
+
+    def _fallback_session(self) -> aiohttp.ClientSession:
+        # Imported here: aiohttp costs every worker several MB of memory, and
+        # only requests the lean client does not take (see client.py) need it.
+        import aiohttp
+
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, keepalive_timeout=self._keepalive, ttl_dns_cache=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
 
     async def close(self) -> None:
         """Close pooled connections."""
@@ -339,9 +350,12 @@ class Upstream:
         connect_timeout: float,
         read_timeout: float,
     ) -> int:
-        session = self._session
-        if session is None:
+        if not self._started:
             raise BadGateway()
+        import aiohttp
+        from yarl import URL
+
+        session = self._fallback_session()
         # aiohttp encodes header values as UTF-8, so hand it the text those bytes spell.
         str_headers = [(n.decode("latin-1"), _text(v)) for n, v in headers]
         timeout = aiohttp.ClientTimeout(

@@ -15,15 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import signal
 import socket
 import ssl
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
-
-import uvicorn
 
 from jwtgate.clock import system_clock
 from jwtgate.config import JwtGateConfig, load_config
@@ -32,7 +29,6 @@ from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.gateway.app import AdminApp, GatewayApp
 from jwtgate.gateway.compile import compile_gateway
 from jwtgate.gateway.h1server import H1Limits, LeanServer
-from jwtgate.gateway.httpserver import CoalescingHttpToolsProtocol
 from jwtgate.gateway.proxy import ASGIApp
 from jwtgate.gateway.state import build_policy, build_resources
 from jwtgate.runtime import ComponentFactory, Runtime, build_runtime
@@ -51,14 +47,6 @@ class _Serving(Protocol):
 
     async def serve(self, sockets: list[socket.socket]) -> None:
         """Serve until ``should_exit``, then drain."""
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server whose signals are handled by the worker, not by uvicorn."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 def tls_context(listener: ListenerSettings, index: int = 0) -> ssl.SSLContext | None:
@@ -91,37 +79,16 @@ def _extra_headers(listener: ListenerSettings | None) -> list[tuple[str, str]]:
     return headers
 
 
-def _uvicorn_config(
-    app: ASGIApp, drain: float, listener: ListenerSettings | None
-) -> uvicorn.Config:
-    headers = _extra_headers(listener)
-    config = uvicorn.Config(
-        app,
-        http=CoalescingHttpToolsProtocol,
-        interface="asgi3",
-        ws="none",
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        date_header=True,
-        # The gateway decides which proxies to believe (trusted_proxies);
-        # uvicorn must not rewrite the client address from X-Forwarded-For.
-        proxy_headers=False,
-        headers=headers,
-        timeout_graceful_shutdown=math.ceil(drain) if drain > 0 else None,
-    )
-    config.load()
-    if listener is not None and listener.tls is not None:
-        config.ssl = tls_context(listener)
-    return config
-
-
 def _server(app: ASGIApp, config: JwtGateConfig, listener: ListenerSettings | None) -> _Serving:
     """The configured HTTP server for one listener (``None``: the admin listener)."""
     gw = config.gateway
     if gw.http_server == "uvicorn":
-        return _Server(_uvicorn_config(app, gw.drain_seconds, listener))
+        # Imported here: uvicorn costs every worker several MB of memory.
+        from jwtgate.gateway.uvicorn_server import UvicornServer, uvicorn_config
+
+        ssl_context = tls_context(listener) if listener is not None else None
+        headers = _extra_headers(listener)
+        return UvicornServer(uvicorn_config(app, gw.drain_seconds, ssl_context, headers))
     extra = tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in _extra_headers(listener))
     return LeanServer(
         app,
