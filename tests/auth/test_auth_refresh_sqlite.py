@@ -6,6 +6,9 @@ import asyncio
 import sqlite3
 from typing import Any
 
+import pytest
+import sqlalchemy
+
 from jwtgate.auth.errors import TooManyAttempts
 from jwtgate.auth.refresh import hash_token, new_refresh_token
 from jwtgate.auth.refresh_sqlite import SqliteRotator
@@ -144,3 +147,24 @@ async def test_busy_database_login_waits_for_the_lock(sqlite_harness: Any) -> No
     assert response.status_code == 200
     family = h.server.core.refresh
     assert await family.lookup(response.json()["refresh_token"], h.clock()) is not None
+
+
+@pytest.mark.parametrize("statement", ["_CONSUME", "_FAMILY_AND_USER", "_FIND"])
+def test_rotation_statements_use_indexes_only(tmp_path: Any, statement: str) -> None:
+    """No full scan of any table per rotation: its cost must not grow with the families.
+
+    An uncorrelated ``family_id IN (SELECT id FROM refresh_families ...)`` once
+    made SQLite list every live family for every refresh.
+    """
+    from jwtgate.auth import refresh_sqlite
+    from jwtgate.auth.schema import metadata
+
+    path = tmp_path / "plan.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    engine.dispose()
+    sql = getattr(refresh_sqlite, statement)
+    with sqlite3.connect(path) as conn:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (0,) * sql.count("?"))]
+    assert plan
+    assert not [step for step in plan if step.startswith("SCAN")], plan

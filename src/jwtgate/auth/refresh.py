@@ -220,7 +220,14 @@ class RefreshStore:
         return Reuse(family)
 
     async def _rotate_sqlalchemy(self, digest: str, successor: str, now: float) -> Rotation:
-        live = select(_f.c.id).where(_f.c.revoked_at.is_(None), _f.c.expires_at > now)
+        # Correlated on the family's primary key: one index lookup. An
+        # uncorrelated "family_id IN (live families)" made SQLite list every
+        # live family on each rotation, O(families) per refresh.
+        live = (
+            select(_f.c.id)
+            .where(_f.c.id == _t.c.family_id, _f.c.revoked_at.is_(None), _f.c.expires_at > now)
+            .exists()
+        )
         async with self._engine.begin() as conn:
             # The compare-and-set: only one concurrent caller can match state='active'.
             won = (
@@ -230,7 +237,7 @@ class RefreshStore:
                         _t.c.token_hash == digest,
                         _t.c.state == "active",
                         _t.c.expires_at > now,
-                        _t.c.family_id.in_(live.scalar_subquery()),
+                        live,
                     )
                     .values(state="consumed", consumed_at=now)
                     .returning(_t.c.family_id)

@@ -24,9 +24,10 @@ WITH consumed AS (
     UPDATE refresh_tokens SET state = 'consumed', consumed_at = CAST(:now AS double precision)
     WHERE token_hash = CAST(:digest AS varchar) AND state = 'active'
       AND expires_at > CAST(:now AS double precision)
-      AND family_id IN (
-          SELECT id FROM refresh_families
-          WHERE revoked_at IS NULL AND expires_at > CAST(:now AS double precision))
+      AND EXISTS (
+          SELECT 1 FROM refresh_families f
+          WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL
+            AND f.expires_at > CAST(:now AS double precision))
     RETURNING family_id
 ), fam AS (
     SELECT f.id, f.username, f.client_id, f.scope, f.delivery, f.created_at, f.expires_at,

@@ -43,8 +43,9 @@ _T = TypeVar("_T")
 
 _CONSUME = (
     "UPDATE refresh_tokens SET state = 'consumed', consumed_at = ? "
-    "WHERE token_hash = ? AND state = 'active' AND expires_at > ? AND family_id IN "
-    "(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND expires_at > ?) "
+    "WHERE token_hash = ? AND state = 'active' AND expires_at > ? AND EXISTS "
+    "(SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id "
+    "AND f.revoked_at IS NULL AND f.expires_at > ?) "
     "RETURNING family_id"
 )
 _FAMILY_AND_USER = (
