@@ -3,9 +3,8 @@
 Starts the auth server (``jwtgate.auth.serve_standalone``, lean HTTP server) in a
 child process on a free loopback port, with a fresh data directory (SQLite by
 default, or ``--database-url``), and drives it from this process over N
-concurrent keep-alive connections: aiohttp for logins, the minimal client of
-``loadgen.py`` for the refresh chains (so the generator takes little of the
-two cores the server needs).
+concurrent keep-alive connections with the minimal client of ``loadgen.py``
+(so the generator takes little of the two cores the server needs).
 
 Rows:
 
@@ -41,10 +40,11 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import Connection, form_post
+from loadgen import Connection, post
 
 # Refresh tokens are URL-safe base64 (RFC 4648 section 5): no form escaping needed.
 _REFRESH_TOKEN = re.compile(rb'"refresh_token":"([A-Za-z0-9_-]+)"')
+_FORM = "application/x-www-form-urlencoded"
 USER = "bench"
 PASSWORD = "bench-password-1"  # benchmark-only credential in a throwaway directory
 
@@ -135,28 +135,31 @@ async def _wait_ready(base: str) -> None:
 
 
 async def _login_rate(base: str, duration: float, concurrency: int) -> tuple[float, int]:
-    import aiohttp
-
-    body = {"username": USER, "password": PASSWORD}
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    body = json.dumps({"username": USER, "password": PASSWORD}).encode()
+    request = post(host, port, f"{url.path}/login", "application/json", body)
     errors = 0
     done = 0
+    conns = [await Connection.open(host, port) for _ in range(concurrency)]
     deadline = time.perf_counter() + duration
 
-    async def worker(http: aiohttp.ClientSession) -> None:
+    async def worker(conn: Connection) -> None:
         nonlocal done, errors
         while time.perf_counter() < deadline:
-            async with http.post(f"{base}/login", json=body) as r:
-                await r.read()
-                if r.status == 200:
-                    done += 1
-                else:
-                    errors += 1
+            status, _ = await conn.request(request)
+            if status == 200:
+                done += 1
+            else:
+                errors += 1
 
-    conn = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=conn) as http:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
-        return done / (time.perf_counter() - start), errors
+    start = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for conn in conns:
+            conn.close()
+    return done / (time.perf_counter() - start), errors
 
 
 async def _refresh_rate(base: str, duration: float, concurrency: int) -> tuple[float, int]:
@@ -180,7 +183,7 @@ async def _refresh_rate(base: str, duration: float, concurrency: int) -> tuple[f
         nonlocal done, errors
         while time.perf_counter() < deadline:
             form = b"grant_type=refresh_token&refresh_token=" + token.encode("ascii")
-            status, body = await conn.request(form_post(host, port, f"{url.path}/token", form))
+            status, body = await conn.request(post(host, port, f"{url.path}/token", _FORM, form))
             found = _REFRESH_TOKEN.search(body)
             if status == 200 and found is not None:
                 token = found.group(1).decode("ascii")

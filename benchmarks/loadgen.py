@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-__all__ = ["Connection", "form_post"]
+__all__ = ["Connection", "post"]
 
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
@@ -75,10 +75,10 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
-def form_post(host: str, port: int, path: str, body: bytes) -> bytes:
-    """The bytes of a form-encoded ``POST`` (keep-alive)."""
+def post(host: str, port: int, path: str, content_type: str, body: bytes) -> bytes:
+    """The bytes of a keep-alive ``POST`` with ``body``."""
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode("ascii") + body

@@ -71,7 +71,7 @@ async def test_responses_split_anywhere_are_reassembled(chunks: list[bytes]) -> 
     async with _server(chunks) as port:
         conn = await loadgen.Connection.open("127.0.0.1", port)
         try:
-            request = loadgen.form_post("127.0.0.1", port, "/token", b"a=b&c")
+            request = loadgen.post("127.0.0.1", port, "/token", "text/plain", b"a=b&c")
             for _ in range(3):  # keep-alive: the buffer is consumed exactly
                 assert await conn.request(request) == (200, _BODY)
         finally:
@@ -84,15 +84,16 @@ async def test_a_response_without_length_fails_loudly() -> None:
         conn = await loadgen.Connection.open("127.0.0.1", port)
         try:
             with pytest.raises(RuntimeError, match="Content-Length"):
-                await conn.request(loadgen.form_post("127.0.0.1", port, "/t", b"a=b&c"))
+                await conn.request(loadgen.post("127.0.0.1", port, "/t", "text/plain", b"a=b&c"))
         finally:
             conn.close()
             await asyncio.sleep(0.05)  # let the server see EOF and close its side
 
 
-def test_form_post_declares_its_exact_length() -> None:
-    raw = loadgen.form_post("h", 1, "/auth/token", b"x=1")
+def test_post_declares_its_exact_length_and_type() -> None:
+    raw = loadgen.post("h", 1, "/auth/token", "application/x-www-form-urlencoded", b"x=1")
     head, body = raw.split(b"\r\n\r\n")
     assert body == b"x=1"
     assert b"Content-Length: 3" in head
+    assert b"Content-Type: application/x-www-form-urlencoded" in head
     assert head.startswith(b"POST /auth/token HTTP/1.1\r\nHost: h:1\r\n")
