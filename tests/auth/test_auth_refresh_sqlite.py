@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from jwtgate.auth.errors import TooManyAttempts
 from jwtgate.auth.refresh import hash_token, new_refresh_token
 from jwtgate.auth.refresh_sqlite import SqliteRotator
 
@@ -65,47 +64,6 @@ async def test_busy_database_falls_back_to_the_waiting_thread(sqlite_harness: An
     response = await pending
     assert response.status_code == 200
     assert h.server.errors.count == 0
-
-
-async def _both_paths(core: Any, username: str, ip: str, now: float) -> list[object]:
-    """``login_state`` through the SQLite fast path and the portable SQLAlchemy path."""
-    fast = core._fast
-    results: list[object] = []
-    for path in (fast, None):
-        core._fast = path
-        try:
-            results.append(await core.login_state(username, ip, now))
-        except TooManyAttempts as exc:
-            results.append(("throttled", exc.retry_after))
-        finally:
-            core._fast = fast
-    return results
-
-
-async def test_login_state_agrees_with_the_portable_path(sqlite_harness: Any) -> None:
-    """Throttle verdict and user record are the same on both paths in every throttle state."""
-    h = sqlite_harness
-    core, ip = h.server.core, "192.0.2.7"
-    seen = []
-    for name in ("alice", "nobody", "x" * 65, "ALICE"):
-        fast, portable = await _both_paths(core, name, ip, h.clock())
-        assert fast == portable
-        seen.append(fast)
-    assert seen[0][1].info.username == "alice"  # type: ignore[index]
-    assert seen[1][1] is None  # type: ignore[index]
-    assert seen[2][1] is None  # type: ignore[index]
-    # A success makes the pair trusted ("clean": no write on the next success).
-    await core.throttle.record_success("alice", ip, h.clock())
-    fast, portable = await _both_paths(core, "alice", ip, h.clock())
-    assert fast == portable
-    assert fast[0] is True  # type: ignore[index]
-    # Failures from another address: soft account delay, then a pair lockout.
-    for _ in range(12):
-        await core.throttle.record_failure("bob", "198.51.100.9", h.clock())
-        fast, portable = await _both_paths(core, "bob", "198.51.100.9", h.clock())
-        assert fast == portable
-        seen.append(fast)
-    assert any(isinstance(s, tuple) and s[0] == "throttled" for s in seen)
 
 
 async def test_first_family_rows_match_the_portable_path(sqlite_harness: Any) -> None:

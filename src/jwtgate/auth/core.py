@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jwtgate.auth.audit import AuditLog
 from jwtgate.auth.db import create_engine_for, readonly, sqlite_path
+from jwtgate.auth.login_pg import login_rows_postgres
 from jwtgate.auth.migrations import migrate
 from jwtgate.auth.passwords import PasswordPolicy, Passwords
 from jwtgate.auth.refresh import RefreshStore
@@ -40,6 +41,8 @@ class AuthCore:
         self.users = UserStore(self.engine)
         sqlite_file = sqlite_path(self.engine)
         self._fast = SqliteRotator(sqlite_file) if sqlite_file is not None else None
+        self.fast_path = True
+        """Engine-specific one-hop login reads (False: the portable reference path)."""
         self.refresh = RefreshStore(
             self.engine,
             idle_timeout=settings.refresh_idle_timeout,
@@ -65,14 +68,18 @@ class AuthCore:
         """
         keys = throttle_keys(username, ip)
         lookup = len(username) <= USERNAME_MAX
-        if self._fast is not None:
-            rows, row = await self._fast.login_rows(keys, username if lookup else "")
-            clean = self.throttle.evaluate(keys, rows, now)
-            return clean, record_from_row(row) if row is not None and lookup else None
-        async with self.reader.connect() as conn:
-            clean = await self.throttle.check(username, ip, now, conn=conn)
-            record = await self.users.get_user(username, conn=conn) if lookup else None
-        return clean, record
+        name = username if lookup else ""
+        if self.fast_path and self._fast is not None:
+            rows, row = await self._fast.login_rows(keys, name)
+        elif self.fast_path and self.engine.dialect.name == "postgresql":
+            rows, row = await login_rows_postgres(self.reader, keys, name)
+        else:
+            async with self.reader.connect() as conn:
+                clean = await self.throttle.check(username, ip, now, conn=conn)
+                record = await self.users.get_user(username, conn=conn) if lookup else None
+            return clean, record
+        clean = self.throttle.evaluate(keys, rows, now)
+        return clean, record_from_row(row) if row is not None else None
 
     @property
     def revocation_horizon(self) -> float:
