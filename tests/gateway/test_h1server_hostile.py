@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwtgate.gateway.uvicorn_server import UvicornServer, uvicorn_config
 
 from jwtgate.gateway.h1server import H1Limits, LeanServer
 from jwtgate.gateway.server import bind_socket
+from jwtgate.gateway.uvicorn_server import UvicornServer, uvicorn_config
 
 pytestmark = pytest.mark.timeout(60)
 

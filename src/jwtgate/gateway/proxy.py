@@ -2,8 +2,9 @@
 
 Pooled keep-alive connections per worker: the lean client of
 :mod:`jwtgate.gateway.client` for ordinary requests, aiohttp (opened on first
-use) for what that client does not take; bodies stream both ways; redirects are never followed, cookies never stored and
-content never decoded, so the upstream's bytes reach the client unchanged.
+use) for what that client does not take. Bodies stream both ways; redirects
+are never followed, cookies never stored and content never decoded, so the
+upstream's bytes reach the client unchanged.
 ``internal://NAME`` upstreams are ASGI applications called in-process with
 an adjusted scope.
 """
