@@ -18,6 +18,8 @@ from jwtgate.auth.core import AuthCore
 from jwtgate.auth.service import TokenService
 from jwtgate.clock import Clock, system_clock
 from jwtgate.config import JwtGateConfig
+from jwtgate.config.gateway import is_loopback_host
+from jwtgate.errors import ConfigError
 from jwtgate.jose import AccessTokenMinter, IssuerPolicy, Keyring, Verifier
 from jwtgate.revocation import RevocationStore
 
@@ -185,6 +187,11 @@ async def serve_standalone(
     """
     from jwtgate.runtime import open_keyring, revocation_store
 
+    cookies = config.auth.cookies
+    if not cookies.secure and not cookies.demo_on_network and not is_loopback_host(host):
+        raise ConfigError(
+            f"auth.cookies.secure: false is only allowed on loopback; --host is {host!r}"
+        )
     keyring = open_keyring(config, create=True, clock=clock)
     store = revocation_store(config, clock)
     await store.start()

@@ -49,7 +49,10 @@ class CookieSettings(Section):
     """Browser (cookie) mode.
 
     ``secure`` may only be turned off for a plain-HTTP loopback demo; cookie
-    names then lose their ``__Host-`` prefix (see ``jwtgate.csrf``).
+    names then lose their ``__Host-`` prefix (see ``jwtgate.csrf``). The
+    configuration is refused when ``secure`` is off and a gateway listener
+    is not on loopback, unless ``demo_on_network`` says this is the demo run
+    with ``--host`` on purpose (it warns loudly).
     """
 
     default: bool = Field(default=False, description="use cookie mode unless a login opts out")
@@ -59,6 +62,10 @@ class CookieSettings(Section):
     )
     access_in_cookie: bool = Field(
         default=False, description="also deliver the access token as an HttpOnly cookie"
+    )
+    demo_on_network: bool = Field(
+        default=False,
+        description="let secure: false stand on a non-loopback listener (demo --host only)",
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "TlsSettings",
     "TokenSourceSettings",
     "default_routes",
+    "is_loopback_host",
 ]
 
 # RFC 9110 section 5.6.2 token: the only characters allowed in a header name.
@@ -47,7 +48,8 @@ _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals (names are not resolved)."""
     if host is None:
         return False
     if host in _LOOPBACK_HOSTS:
@@ -133,7 +135,7 @@ class IssuerSettings(Section):
             parts = urlsplit(self.jwks_url)
             # Keys fetched over plain HTTP can be swapped by anyone on the path;
             # only loopback is exempt (a local auth server, tests).
-            if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            if parts.scheme == "http" and not is_loopback_host(parts.hostname):
                 raise ValueError("jwks_url must use https (plain http only for loopback)")
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError("jwks_url must be an https URL")

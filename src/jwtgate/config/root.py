@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from jwtgate.config.auth import AuthSettings
 from jwtgate.config.base import Section
-from jwtgate.config.gateway import GatewaySettings
+from jwtgate.config.gateway import GatewaySettings, is_loopback_host
 from jwtgate.config.shared import RedisSettings, RevocationSettings
 from jwtgate.config.tokens import TokenSettings
 
@@ -27,3 +27,17 @@ class JwtGateConfig(Section):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     revocation: RevocationSettings = Field(default_factory=RevocationSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+
+    @model_validator(mode="after")
+    def _cookies_stay_secure_off_loopback(self) -> JwtGateConfig:
+        # Without Secure a session cookie also travels over plain HTTP; that is
+        # only acceptable where nothing leaves the machine (RFC 6265bis 8.6).
+        cookies = self.auth.cookies
+        if not cookies.secure and not cookies.demo_on_network:
+            for index, listener in enumerate(self.gateway.listeners):
+                if not is_loopback_host(listener.host):
+                    raise ValueError(
+                        "auth.cookies.secure: false is only allowed when every listener is "
+                        f"on loopback; gateway.listeners[{index}].host is {listener.host!r}"
+                    )
+        return self

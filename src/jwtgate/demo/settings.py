@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from jwtgate.config import JwtGateConfig
-from jwtgate.config.gateway import default_routes
+from jwtgate.config.gateway import default_routes, is_loopback_host
 
 __all__ = [
     "DEFAULT_DEMO_DIR",
@@ -70,7 +70,12 @@ def demo_config_data(host: str, port: int, data_dir: Path) -> dict[str, Any]:
             # Plain HTTP on loopback: browsers drop Secure cookies over http://, so the
             # demo turns Secure off (and with it the __Host- prefix, RFC 6265bis 4.1.3.2).
             # HttpOnly and SameSite=Strict stay on. Never do this on a real network.
-            "cookies": {"secure": False, "access_in_cookie": True},
+            "cookies": {
+                "secure": False,
+                "access_in_cookie": True,
+                # `jwtgate demo --host 0.0.0.0` is allowed on purpose (and warns).
+                "demo_on_network": not is_loopback_host(host),
+            },
         },
         "revocation": {"backend": "memory"},
         "gateway": {
