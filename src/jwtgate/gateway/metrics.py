@@ -21,7 +21,7 @@ storage is chosen at import time; ``jwtgate.gateway.server`` sets it and
 re-selects the value class before forking).  Each worker then writes its samples to
 memory-mapped files there, and :meth:`GatewayMetrics.render` - on whichever
 process serves the admin listener - aggregates every worker's files.  The
-server should empty the directory at start and call
+server creates a fresh directory unless one is given, and calls
 ``prometheus_client.multiprocess.mark_process_dead(pid)`` when a worker
 exits.  Counters and histograms are summed across workers; the hit ratio is
 computed from the summed counters, so it is correct for the whole gateway.

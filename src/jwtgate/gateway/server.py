@@ -93,6 +93,16 @@ def _use_multiprocess_metrics() -> str | None:
     return created
 
 
+def _mark_dead(pid: int) -> None:
+    # A dead worker's live-gauge files must not count any more
+    # (prometheus_client's multiprocess contract).
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
 def serve(
     config: JwtGateConfig,
     config_path: Path | None,
@@ -153,6 +163,7 @@ def serve(
         if pid in children:
             children.remove(pid)
             status = status or os.waitstatus_to_exitcode(code)
+            _mark_dead(pid)
     for sock in sockets:
         sock.close()
     if metrics_dir is not None:
