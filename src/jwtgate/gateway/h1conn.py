@@ -1,0 +1,181 @@
+"""Request lifecycle of one lean-server connection: pipelining, keep-alive, refusals.
+
+:class:`H1Connection` holds a connection's state and decides what happens
+between requests; :class:`jwtgate.gateway.h1proto.H1Protocol` adds the
+``asyncio`` callbacks and llhttp hooks that feed it. Requests on one
+connection run strictly one at a time, in order (RFC 9112 section 9.3.2);
+pipelined ones wait in a short queue while reading pauses, and request bodies
+are buffered up to ``body_buffer`` bytes with reading paused until the
+application takes them. A refused request is answered once the requests
+accepted before it are done, then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import httptools
+
+from jwtgate.gateway.errors import GatewayError
+from jwtgate.gateway.h1cycle import Cycle
+from jwtgate.gateway.h1wire import ListenerState, RequestTimeout, error_response
+
+__all__ = ["H1Connection"]
+
+
+class H1Connection:
+    """Per-connection state and request control of the lean HTTP/1.1 server.
+
+    The parser is created here with ``self`` as its callback object; the
+    callbacks themselves live on the :class:`~jwtgate.gateway.h1proto.H1Protocol`
+    subclass.
+    """
+
+    def __init__(self, state: ListenerState) -> None:
+        self.state = state
+        self.limits = state.limits
+        self.loop = state.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int] | None = None
+        self.deadline = 0.0
+        self.current: Cycle | None = None  # the request the application is handling
+        self.parsing: Cycle | None = None  # the request whose body is being parsed
+        self.queue: deque[Cycle] = deque()
+        self.write_waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._head_raw = 0
+        self._in_head = False
+        self._framing = 0  # 1: Content-Length seen, 2: Transfer-Encoding seen
+        self._te = b""
+        self._eof = False
+        self._expect = False
+        self._read_paused = False
+        self._stopped = False  # nothing more is read or parsed on this connection
+        self._pending: GatewayError | None = None  # refusal to send once idle
+        self._close_when_idle = False
+        self._lingering = False
+
+    # ------------------------------------------------------------- control
+    def start(self, cycle: Cycle) -> None:
+        """Run the application for ``cycle`` (the connection's only running request)."""
+        self.current = cycle
+        self.deadline = 0.0
+        cycle.task = self.loop.create_task(cycle.run(self.state.app))
+
+    def finished(self, cycle: Cycle) -> None:
+        """The application returned: start the next queued request or go idle."""
+        if cycle is not self.current:
+            return
+        self.current = None
+        if self.closed:
+            return
+        if self.state.draining or not cycle.keep_alive:
+            if not cycle.response_done:
+                self.abort()
+            elif not cycle.body_done and not self.state.draining and not cycle.expect:
+                # Read and drop the rest of the body before closing, so the
+                # close does not reset the connection under the response.
+                self._lingering = True
+                self.queue.clear()
+                self.deadline = self.loop.time() + self.limits.keepalive_timeout
+                self._resume()
+            else:
+                self.close()
+            return
+        if self.queue:
+            self.start(self.queue.popleft())
+            if not self.queue:
+                self._resume()
+            return
+        if self._pending is not None:
+            self._send_refusal(self._pending)
+            return
+        if self._eof or self._close_when_idle:
+            self.close()
+            return
+        self._resume()
+        timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
+        self.deadline = self.loop.time() + timeout
+
+    def body_taken(self, cycle: Cycle) -> None:
+        """The application consumed buffered body bytes: read more."""
+        if cycle is self.parsing and not self.queue:
+            self._resume()
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is in progress on this connection."""
+        return self.current is not None
+
+    def expire(self) -> None:
+        """The current deadline passed: 408 for a half-sent head, else close."""
+        self.deadline = 0.0
+        if self.current is None and self._in_head and not self._stopped:
+            self._refuse(RequestTimeout())
+        elif self.current is None:
+            self.close()
+        else:
+            self.abort()  # stuck reading a body or writing to a client that does not read
+
+    def shutdown(self) -> None:
+        """Graceful drain: close when idle, else after the response in progress."""
+        self._stop()
+        self.queue.clear()
+        if self.current is None:
+            self.close()
+        else:
+            self.current.keep_alive = False
+
+    def close(self) -> None:
+        """Close after pending writes."""
+        self.deadline = 0.0
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, dropping unsent data."""
+        self.deadline = 0.0
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------- helpers
+    def _pause(self) -> None:
+        if not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self._read_paused and not self._stopped and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def _stop(self) -> None:
+        self._stopped = True
+        self._pause()
+
+    def _refuse(self, error: GatewayError | None) -> None:
+        """Stop parsing; answer ``error`` (None: just close) now or after accepted requests."""
+        self._stop()
+        self._in_head = False
+        if self.current is None:
+            if error is None:
+                self.close()
+            else:
+                self._send_refusal(error)
+            return
+        self._pending = error
+        self._close_when_idle = True
+        parsing = self.parsing
+        if parsing is not None and not parsing.body_done:
+            parsing.disconnect()  # a malformed body ends the request that was reading it
+
+    def _send_refusal(self, error: GatewayError) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(error_response(error, self.state.date_line))
+        self.close()
