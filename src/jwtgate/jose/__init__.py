@@ -10,7 +10,8 @@ from jwtgate.jose.algorithms import ALGORITHMS
 from jwtgate.jose.jwk import verification_key_from_jwk
 from jwtgate.jose.jwks import JwksKeySet, SwappableKeySource
 from jwtgate.jose.jws import decode_unverified, verify_jws
-from jwtgate.jose.keyring import KeyInfo, Keyring, KeyState
+from jwtgate.jose.keyring import Keyring
+from jwtgate.jose.keyring_store import KeyInfo, KeyState
 from jwtgate.jose.keys import (
     SigningKey,
     VerificationKey,
