@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from jwtgate.config import JwtGateConfig
-from jwtgate.config.gateway import default_routes, is_loopback_host
+from jwtgate.config.gateway import is_loopback_host
+from jwtgate.config.routes import default_routes
 
 __all__ = [
     "DEFAULT_DEMO_DIR",

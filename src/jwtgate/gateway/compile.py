@@ -15,7 +15,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from jwtgate.config import JwtGateConfig
-from jwtgate.config.gateway import CorsSettings, RouteSettings
+from jwtgate.config.routes import CorsSettings, RouteSettings
 from jwtgate.csrf import cookie_names
 from jwtgate.errors import ConfigError
 
