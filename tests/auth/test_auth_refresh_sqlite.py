@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from jwtgate.auth.refresh import hash_token, new_refresh_token
+from jwtgate.auth.refresh_model import hash_token, new_refresh_token
 from jwtgate.auth.refresh_sqlite import SqliteRotator
 
 

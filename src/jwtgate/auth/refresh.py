@@ -19,12 +19,10 @@ logged out. Outside the window the family is revoked.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
@@ -32,95 +30,26 @@ if TYPE_CHECKING:
 
 from jwtgate.auth.db import reading, readonly
 from jwtgate.auth.errors import InvalidGrant
+from jwtgate.auth.refresh_families import RefreshFamilies
+from jwtgate.auth.refresh_model import (
+    _MAX_TOKEN_CHARS,
+    Family,
+    Reuse,
+    Rotated,
+    Rotation,
+    _family,
+    hash_token,
+    new_refresh_token,
+)
 from jwtgate.auth.schema import refresh_families as _f
 from jwtgate.auth.schema import refresh_tokens as _t
 from jwtgate.auth.schema import users as _u
 from jwtgate.auth.users import split_names
 
-__all__ = [
-    "Family",
-    "RefreshStore",
-    "Reuse",
-    "Rotated",
-    "Rotation",
-    "hash_token",
-    "new_refresh_token",
-]
-
-_MAX_TOKEN_CHARS = 512
+__all__ = ["RefreshStore"]
 
 
-def new_refresh_token() -> str:
-    """A fresh opaque refresh token: 256 bits from the OS CSPRNG, base64url."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 hex of a refresh token (high entropy, so no salt or slow hash is needed)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One login session."""
-
-    id: str
-    username: str
-    client_id: str
-    scope: str
-    delivery: int
-    created_at: float
-    expires_at: float
-    revoked_at: float | None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rotated:
-    """A successful refresh: the family, the successor token and the user's current state."""
-
-    family: Family
-    token: str
-    expires_at: float
-    roles: tuple[str, ...] | None  # None: the user no longer exists
-    disabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Rotation:
-    """What the compare-and-set transaction found (internal to the stores)."""
-
-    won: bool
-    family: Family | None
-    state: str | None
-    consumed_at: float | None
-    successor_expires: float
-    roles: str | None
-    disabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Reuse:
-    """A consumed token was presented outside the grace window."""
-
-    family: Family
-
-
-def _family(row: Row[Any]) -> Family:
-    return Family(
-        row.id,
-        row.username,
-        row.client_id,
-        row.scope,
-        int(row.delivery),
-        float(row.created_at),
-        float(row.expires_at),
-        row.revoked_at,
-        row.reason,
-    )
-
-
-class RefreshStore:
+class RefreshStore(RefreshFamilies):
     """Families and tokens in the database; ``now`` always comes from the caller."""
 
     def __init__(
@@ -281,95 +210,3 @@ class RefreshStore:
         if found is None:
             return Rotation(False, None, None, None, 0.0, None, False)
         return Rotation(False, _family(found), found.state, found.consumed_at, 0.0, None, False)
-
-    async def lookup(self, token: str, now: float) -> Family | None:
-        """The live family of an active, unexpired token (for introspection/revocation)."""
-        if not token or len(token) > _MAX_TOKEN_CHARS:
-            return None
-        async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(_t.c.state, _t.c.expires_at.label("token_expires"), _f)
-                    .join(_f, _f.c.id == _t.c.family_id)
-                    .where(_t.c.token_hash == hash_token(token))
-                )
-            ).first()
-        if row is None or row.state != "active" or row.token_expires <= now:
-            return None
-        family = _family(row)
-        if family.revoked_at is not None or family.expires_at <= now:
-            return None
-        return family
-
-    async def family_of_any(self, token: str) -> Family | None:
-        """The family of a token in any state (revocation of a consumed token)."""
-        if not token or len(token) > _MAX_TOKEN_CHARS:
-            return None
-        async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(_f)
-                    .join(_t, _f.c.id == _t.c.family_id)
-                    .where(_t.c.token_hash == hash_token(token))
-                )
-            ).first()
-        return None if row is None else _family(row)
-
-    async def get_family(self, family_id: str) -> Family | None:
-        """A family by id."""
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(select(_f).where(_f.c.id == family_id))).first()
-        return None if row is None else _family(row)
-
-    async def revoke_family(self, family_id: str, now: float, reason: str) -> bool:
-        """Revoke a family and its active tokens; True if it was live."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                _f.update()
-                .where(_f.c.id == family_id, _f.c.revoked_at.is_(None))
-                .values(revoked_at=now, reason=reason)
-            )
-            await conn.execute(
-                _t.update()
-                .where(_t.c.family_id == family_id, _t.c.state == "active")
-                .values(state="revoked")
-            )
-        return bool(result.rowcount)
-
-    async def revoke_user(self, username: str, now: float, reason: str) -> list[str]:
-        """Revoke every live family of a user; returns their ids."""
-        async with self._engine.begin() as conn:
-            ids = [
-                r[0]
-                for r in await conn.execute(
-                    _f.update()
-                    .where(_f.c.username == username, _f.c.revoked_at.is_(None))
-                    .values(revoked_at=now, reason=reason)
-                    .returning(_f.c.id)
-                )
-            ]
-            if ids:
-                await conn.execute(
-                    _t.update()
-                    .where(_t.c.family_id.in_(ids), _t.c.state == "active")
-                    .values(state="revoked")
-                )
-        return ids
-
-    async def token_counts(self, family_id: str) -> dict[str, int]:
-        """Rows per state in a family (operations and tests)."""
-        async with self._reader.connect() as conn:
-            rows = await conn.execute(
-                select(_t.c.state, func.count())
-                .where(_t.c.family_id == family_id)
-                .group_by(_t.c.state)
-            )
-            return {str(state): int(n) for state, n in rows}
-
-    async def prune(self, now: float) -> int:
-        """Delete families (and their tokens) that expired more than a day ago."""
-        async with self._engine.begin() as conn:
-            old = select(_f.c.id).where(_f.c.expires_at < now - 86400).scalar_subquery()
-            await conn.execute(_t.delete().where(_t.c.family_id.in_(old)))
-            result = await conn.execute(_f.delete().where(_f.c.expires_at < now - 86400))
-        return int(result.rowcount or 0)

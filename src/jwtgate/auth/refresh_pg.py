@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from jwtgate.auth.refresh import Family, Rotation
+from jwtgate.auth.refresh_model import Family, Rotation
 
 __all__ = ["create_family_postgres", "rotate_postgres"]
 

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jwtgate.auth.refresh import Family, Rotation
+from jwtgate.auth.refresh_model import Family, Rotation
 
 __all__ = ["LoginRows", "SqliteRotator"]
 

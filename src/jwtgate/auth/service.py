@@ -19,7 +19,7 @@ from jwtgate.auth.errors import (
     LoginRequired,
     UnauthorizedClient,
 )
-from jwtgate.auth.refresh import Family, Reuse
+from jwtgate.auth.refresh_model import Family, Reuse
 from jwtgate.auth.users import ClientRecord
 from jwtgate.csrf import csrf_claim_for, new_csrf_token
 from jwtgate.errors import TokenError
