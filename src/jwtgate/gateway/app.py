@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, MutableMapping
 from typing import Any
 
+from jwtgate.gateway.asgi import Receive, Send
 from jwtgate.gateway.pipeline import handle
-from jwtgate.gateway.proxy import Receive, Send
 from jwtgate.gateway.state import Policy, Resources
 
 __all__ = ["AdminApp", "GatewayApp"]

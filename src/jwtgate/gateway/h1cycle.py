@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from jwtgate.gateway.h1wire import STATUS_LINES, InternalError, error_response, status_line
 
 if TYPE_CHECKING:
+    from jwtgate.gateway.asgi import ASGIApp
     from jwtgate.gateway.h1proto import H1Protocol
-    from jwtgate.gateway.proxy import ASGIApp
 
 __all__ = ["Cycle"]
 

@@ -20,9 +20,9 @@ import socket
 import ssl
 from collections.abc import Sequence
 
+from jwtgate.gateway.asgi import ASGIApp
 from jwtgate.gateway.h1proto import H1Protocol
 from jwtgate.gateway.h1wire import H1Limits, ListenerState
-from jwtgate.gateway.proxy import ASGIApp
 
 __all__ = ["H1Limits", "LeanServer"]
 

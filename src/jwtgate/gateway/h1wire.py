@@ -21,8 +21,8 @@ import httptools
 from jwtgate.gateway.errors import GatewayError, render_error
 
 if TYPE_CHECKING:
+    from jwtgate.gateway.asgi import ASGIApp
     from jwtgate.gateway.h1proto import H1Protocol
-    from jwtgate.gateway.proxy import ASGIApp
 
 __all__ = [
     "H1Limits",

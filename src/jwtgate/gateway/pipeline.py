@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
 from jwtgate.errors import JwtGateError, UnknownKeyId
+from jwtgate.gateway.asgi import ClientGone, Receive, Send
 from jwtgate.gateway.authenticate import retry_after_refresh
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import CompiledRoute
@@ -34,8 +35,8 @@ from jwtgate.gateway.errors import (
 from jwtgate.gateway.extract import Extracted, extract
 from jwtgate.gateway.forward import client_address, identity_headers, request_id
 from jwtgate.gateway.headers import InboundHeaders, sanitize
+from jwtgate.gateway.internal import call_internal
 from jwtgate.gateway.limit import check_rate, check_rate_now
-from jwtgate.gateway.proxy import ClientGone, Receive, Send, call_internal
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.routing import select_route
 from jwtgate.gateway.state import Policy, Resources

@@ -1,116 +1,29 @@
 """Stage 7b: send the request upstream and stream the answer back.
 
 Pooled keep-alive connections per worker: the lean client of
-:mod:`jwtgate.gateway.client` for ordinary requests, aiohttp (opened on first
-use) for what that client does not take. Bodies stream both ways; redirects
-are never followed, cookies never stored and content never decoded, so the
-upstream's bytes reach the client unchanged.
-``internal://NAME`` upstreams are ASGI applications called in-process with
-an adjusted scope.
+:mod:`jwtgate.gateway.client` for ordinary requests, the aiohttp client of
+:mod:`jwtgate.gateway.fallback` for what that client does not take. Bodies
+stream both ways (:mod:`jwtgate.gateway.asgi` reads them); redirects are
+never followed, cookies never stored and content never decoded, so the
+upstream's bytes reach the client unchanged. ``internal://NAME`` upstreams
+are called in-process by :mod:`jwtgate.gateway.internal`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
 
+from jwtgate.gateway.asgi import Receive, Send, read_limited, stream_limited
 from jwtgate.gateway.client import ConnectionPool, UpstreamClosed
-from jwtgate.gateway.errors import BadGateway, BodyTooLarge, GatewayTimeout
+from jwtgate.gateway.errors import BadGateway, GatewayTimeout
+from jwtgate.gateway.fallback import FallbackClient
 from jwtgate.gateway.h1cycle import Cycle
-from jwtgate.gateway.headers import HOP_BY_HOP
+from jwtgate.gateway.upstream_headers import request_head, without_named
 
-if TYPE_CHECKING:
-    import aiohttp
-
-__all__ = [
-    "ASGIApp",
-    "ClientGone",
-    "Message",
-    "Receive",
-    "Send",
-    "Upstream",
-    "call_internal",
-    "read_limited",
-]
-
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+__all__ = ["Upstream"]
 
 _SMALL_BODY = 64 * 1024
-_log = logging.getLogger("jwtgate.gateway")
-
-
-class ClientGone(Exception):
-    """The client disconnected while its body was being read."""
-
-
-async def read_limited(receive: Receive, limit: int) -> bytes:
-    """Read a whole request body, raising :class:`BodyTooLarge` past ``limit``."""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
-
-
-async def _stream(receive: Receive, limit: int, flags: dict[str, bool]) -> AsyncIterator[bytes]:
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            flags["gone"] = True
-            raise ClientGone
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            flags["too_large"] = True
-            raise BodyTooLarge()
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
-
-
-# uvicorn and the lean server write their own Date (RFC 9110 section 6.6.1); do not send two.
-_DROPPED = HOP_BY_HOP | {b"date"}
-
-
-def _without_named(
-    headers: list[tuple[bytes, bytes]], connection: list[bytes]
-) -> list[tuple[bytes, bytes]]:
-    """``headers`` minus the fields the response's ``Connection`` values name.
-
-    RFC 9110 section 7.6.1: they are hop-by-hop too. ``keep-alive``, the
-    common value, names a field that is already hop-by-hop.
-    """
-    named: set[bytes] | None = None
-    for value in connection:
-        if value.lower() != b"keep-alive":
-            named = (named or set()) | {t.strip().lower() for t in value.split(b",")}
-    if not named:
-        return headers
-    return [(name, value) for name, value in headers if name not in named]
-
-
-def _response_headers(
-    raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
-) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers minus hop-by-hop ones and Date, names in lower case."""
-    lowered = [(name.lower(), value) for name, value in raw]
-    kept = [(name, value) for name, value in lowered if name not in _DROPPED]
-    return _without_named(kept, [value for name, value in lowered if name == b"connection"])
 
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -128,30 +41,11 @@ def _target(base: str) -> _Target | None:
     return parts.hostname, port, host_header, parts.path.rstrip("/").encode("latin-1")
 
 
-def _head(method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
-    for name, value in headers:
-        # Expect is answered by our own server; forwarding it would make the
-        # upstream send an interim 100 response we have no use for.
-        if name != b"expect":
-            parts += (name, b": ", value, b"\r\n")
-    return b"".join(parts)
-
-
-def _text(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
-
-
 class Upstream:
     """The worker's pooled HTTP client for URL upstreams."""
 
     def __init__(self, *, limit: int = 1024, keepalive: float = 60.0) -> None:
-        self._limit = limit
-        self._keepalive = keepalive
-        self._session: aiohttp.ClientSession | None = None
+        self._fallback = FallbackClient(limit=limit, keepalive=keepalive)
         self._started = False
         self._pool = ConnectionPool()
         self._targets: dict[str, _Target | None] = {}
@@ -160,30 +54,10 @@ class Upstream:
         """Allow requests; the fallback client's session opens on first use."""
         self._started = True
 
-    def _fallback_session(self) -> aiohttp.ClientSession:
-        # Imported here: aiohttp costs every worker several MB of memory, and
-        # only requests the lean client does not take (see client.py) need it.
-        import aiohttp
-
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._limit, keepalive_timeout=self._keepalive, ttl_dns_cache=60
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
-        return self._session
-
     async def close(self) -> None:
         """Close pooled connections."""
         self._pool.close()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._fallback.close()
 
     def forward(
         self,
@@ -252,13 +126,15 @@ class Upstream:
             if content_length is not None and content_length <= _SMALL_BODY:
                 data = await read_limited(receive, max_body)
             else:
-                data = _stream(receive, max_body, flags)
+                data = stream_limited(receive, max_body, flags)
         if lean is not None and method != "HEAD":
             return await self._lean(
                 lean, target, method, headers, data, send, connect_timeout, read_timeout
             )
+        if not self._started:
+            raise BadGateway()
         url = base + target.decode("latin-1")
-        return await self._aiohttp(
+        return await self._fallback.forward(
             url, method, headers, data, send, flags, connect_timeout, read_timeout
         )
 
@@ -274,7 +150,7 @@ class Upstream:
         read_timeout: float,
     ) -> int:
         host, port, host_header, base_path = where
-        head = _head(method, base_path + target, host_header, headers)
+        head = request_head(method, base_path + target, host_header, headers)
         if isinstance(data, bytes):
             request = head + b"content-length: %d\r\n\r\n%b" % (len(data), data)
         elif data is not None:
@@ -316,7 +192,7 @@ class Upstream:
                 conn.close()
                 raise
         status = conn.status
-        headers = _without_named(conn.headers, conn.connection)
+        headers = without_named(conn.headers, conn.connection)
         if conn.complete:
             # The whole (small) response is already here: one body write, not
             # a chunk plus an empty terminator (each write is a system call).
@@ -339,108 +215,3 @@ class Upstream:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         pool.release(conn)
         return status
-
-    async def _aiohttp(
-        self,
-        url: str,
-        method: str,
-        headers: list[tuple[bytes, bytes]],
-        data: bytes | AsyncIterator[bytes] | None,
-        send: Send,
-        flags: dict[str, bool],
-        connect_timeout: float,
-        read_timeout: float,
-    ) -> int:
-        if not self._started:
-            raise BadGateway()
-        import aiohttp
-        from yarl import URL
-
-        session = self._fallback_session()
-        # aiohttp encodes header values as UTF-8, so hand it the text those bytes spell.
-        str_headers = [(n.decode("latin-1"), _text(v)) for n, v in headers]
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
-        started = False
-        try:
-            async with session.request(
-                method,
-                URL(url, encoded=True),
-                headers=str_headers,
-                data=data,
-                allow_redirects=False,
-                timeout=timeout,
-                compress=None,
-            ) as resp:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": resp.status,
-                        "headers": _response_headers(resp.raw_headers),
-                    }
-                )
-                started = True
-                async for chunk in resp.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return resp.status
-        except TimeoutError:
-            if started:
-                raise
-            raise GatewayTimeout() from None
-        except aiohttp.ClientError:
-            if started:
-                raise
-            if flags.get("too_large"):
-                raise BodyTooLarge() from None
-            raise BadGateway() from None
-
-
-def _limited(receive: Receive, limit: int) -> Receive:
-    total = 0
-
-    async def limited() -> Message:
-        nonlocal total
-        message = await receive()
-        total += len(message.get("body", b""))
-        if total > limit:
-            raise BodyTooLarge()
-        return message
-
-    return limited
-
-
-async def call_internal(
-    app: ASGIApp,
-    scope: MutableMapping[str, Any],
-    receive: Receive,
-    send: Send,
-    max_body: int,
-) -> int:
-    """Call an in-process ASGI app; returns the status it sent (502 if none).
-
-    The body the app reads is capped at ``max_body`` bytes, as for URL upstreams.
-    """
-    status = 0
-    receive = _limited(receive, max_body)
-
-    async def capture(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-        await send(message)
-
-    try:
-        await app(scope, receive, capture)
-    except (ClientGone, BodyTooLarge):
-        raise
-    except Exception:
-        if status:
-            raise  # the response is under way: only closing the connection is left
-        # A crashing component is an upstream failure: 502, never its traceback.
-        _log.exception("internal upstream failed")
-        raise BadGateway() from None
-    if status == 0:
-        raise BadGateway()
-    return status

@@ -13,8 +13,8 @@ from collections.abc import Generator
 
 import uvicorn
 
+from jwtgate.gateway.asgi import ASGIApp
 from jwtgate.gateway.httpserver import CoalescingHttpToolsProtocol
-from jwtgate.gateway.proxy import ASGIApp
 
 __all__ = ["UvicornServer", "uvicorn_config"]
 

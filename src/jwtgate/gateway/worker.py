@@ -27,9 +27,9 @@ from jwtgate.config import JwtGateConfig, load_config
 from jwtgate.config.gateway import ListenerSettings
 from jwtgate.errors import ConfigError, JwtGateError
 from jwtgate.gateway.app import AdminApp, GatewayApp
+from jwtgate.gateway.asgi import ASGIApp
 from jwtgate.gateway.compile import compile_gateway
 from jwtgate.gateway.h1server import H1Limits, LeanServer
-from jwtgate.gateway.proxy import ASGIApp
 from jwtgate.gateway.state import build_policy, build_resources
 from jwtgate.runtime import ComponentFactory, Runtime, build_runtime
 

@@ -1,0 +1,54 @@
+"""Header fields at the upstream boundary, for both upstream clients.
+
+The request head the lean client writes, and which of the upstream's
+response fields reach the client: hop-by-hop fields (RFC 9110 section 7.6.1)
+and Date stay behind.
+"""
+
+from __future__ import annotations
+
+from jwtgate.gateway.headers import HOP_BY_HOP
+
+__all__ = ["request_head", "response_headers", "without_named"]
+
+# uvicorn and the lean server write their own Date (RFC 9110 section 6.6.1); do not send two.
+_DROPPED = HOP_BY_HOP | {b"date"}
+
+
+def without_named(
+    headers: list[tuple[bytes, bytes]], connection: list[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` minus the fields the response's ``Connection`` values name.
+
+    RFC 9110 section 7.6.1: they are hop-by-hop too. ``keep-alive``, the
+    common value, names a field that is already hop-by-hop.
+    """
+    named: set[bytes] | None = None
+    for value in connection:
+        if value.lower() != b"keep-alive":
+            named = (named or set()) | {t.strip().lower() for t in value.split(b",")}
+    if not named:
+        return headers
+    return [(name, value) for name, value in headers if name not in named]
+
+
+def response_headers(
+    raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers minus hop-by-hop ones and Date, names in lower case."""
+    lowered = [(name.lower(), value) for name, value in raw]
+    kept = [(name, value) for name, value in lowered if name not in _DROPPED]
+    return without_named(kept, [value for name, value in lowered if name == b"connection"])
+
+
+def request_head(
+    method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """The request line, Host and ``headers``, without the blank line that ends a head."""
+    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    for name, value in headers:
+        # Expect is answered by our own server; forwarding it would make the
+        # upstream send an interim 100 response we have no use for.
+        if name != b"expect":
+            parts += (name, b": ", value, b"\r\n")
+    return b"".join(parts)
