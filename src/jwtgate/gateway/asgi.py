@@ -18,11 +18,13 @@ __all__ = [
     "ClientGone",
     "Message",
     "Receive",
+    "Scope",
     "Send",
     "read_limited",
     "stream_limited",
 ]
 
+Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]

@@ -13,17 +13,15 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Awaitable, MutableMapping
-from typing import Any
-from urllib.parse import quote
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
 from jwtgate.errors import JwtGateError, UnknownKeyId
-from jwtgate.gateway.asgi import ClientGone, Receive, Send
+from jwtgate.gateway.asgi import ClientGone, Receive, Scope, Send
 from jwtgate.gateway.authenticate import retry_after_refresh
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import CompiledRoute
-from jwtgate.gateway.cors import cors_headers, preflight_headers
+from jwtgate.gateway.cors import preflight_headers
+from jwtgate.gateway.dispatch import dispatch, send_simple
 from jwtgate.gateway.errors import (
     BodyTooLarge,
     CsrfFailed,
@@ -33,9 +31,8 @@ from jwtgate.gateway.errors import (
     render_error,
 )
 from jwtgate.gateway.extract import Extracted, extract
-from jwtgate.gateway.forward import client_address, identity_headers, request_id
+from jwtgate.gateway.forward import client_address, request_id
 from jwtgate.gateway.headers import InboundHeaders, sanitize
-from jwtgate.gateway.internal import call_internal
 from jwtgate.gateway.limit import check_rate, check_rate_now
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.routing import select_route
@@ -43,9 +40,6 @@ from jwtgate.gateway.state import Policy, Resources
 from jwtgate.jose import VerifiedToken
 
 __all__ = ["handle"]
-
-Scope = MutableMapping[str, Any]
-_IDENTITY_CACHE = 10_000
 
 
 class _RequestIds:
@@ -68,7 +62,6 @@ class _RequestIds:
 
 
 _REQUEST_IDS = _RequestIds()
-_SCHEMES = {"http": b"http", "https": b"https"}
 
 
 class _Outcome:
@@ -87,33 +80,6 @@ class _Outcome:
 
 def _reason(exc: JwtGateError) -> str:
     return exc.reason if isinstance(exc, InsufficientScope) else exc.code
-
-
-async def _send_simple(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _send_status(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> int:
-    await _send_simple(send, status, headers, body)
-    return status
-
-
-def _upstream_path(scope: Scope, route: CompiledRoute) -> tuple[str, bytes]:
-    """The decoded and raw path to send upstream, with the route prefix stripped."""
-    path: str = scope["path"]
-    raw: bytes = scope.get("raw_path") or quote(path).encode("ascii")
-    strip = route.strip
-    if not strip:
-        return path, raw
-    new_path = path[len(strip) :] or "/"
-    encoded = strip.encode("latin-1")
-    new_raw = raw[len(encoded) :] if raw.startswith(encoded) else quote(new_path).encode("ascii")
-    return new_path, new_raw or b"/"
 
 
 def _verify(policy: Policy, res: Resources, token: str) -> VerifiedToken:
@@ -147,112 +113,6 @@ def _admit(
     authorize(route, verified)
 
 
-def _forward(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    route: CompiledRoute,
-    policy: Policy,
-    res: Resources,
-    inbound: InboundHeaders,
-    ext: Extracted,
-    verified: VerifiedToken | None,
-    client: tuple[str, bytes],
-    rid: bytes,
-    out: _Outcome,
-) -> Awaitable[int]:
-    """The upstream request's headers; returns what answers it (awaits to the status).
-
-    Not a coroutine function: for a URL upstream it returns the client's
-    awaitable itself, one coroutine less on every proxied request.
-    """
-    headers = inbound.headers
-    if ext.cookie is not None:
-        headers.append((b"cookie", ext.cookie))
-    if route.forward_token:
-        if ext.source == "query":
-            headers.append((b"authorization", b"Bearer " + (ext.token or "").encode("ascii")))
-        else:
-            # Verbatim, whatever the scheme: an auth server behind a public route
-            # needs client_secret_basic (RFC 6749 section 2.3.1) as much as Bearer.
-            headers.extend((b"authorization", v) for v in inbound.authorization)
-    if verified is not None:
-        # The verifier hands out the same VerifiedToken object on every cache
-        # hit and its claims never change, so neither do its headers. Keyed by
-        # identity; the entry holds the object, so its id cannot be reused.
-        key = (route.index, id(verified))
-        entry = policy.identity.get(key)
-        if entry is None or entry[0] is not verified:
-            entry = (verified, identity_headers(route, verified))
-            if len(policy.identity) >= _IDENTITY_CACHE:
-                policy.identity.clear()
-            policy.identity[key] = entry
-        headers.extend(entry[1])
-    host = inbound.host or b""
-    headers.append((b"x-forwarded-for", client[1]))
-    proto = _SCHEMES.get(scope["scheme"]) or scope["scheme"].encode("ascii")
-    fwd_host = host
-    if out.from_proxy:
-        # Behind a trusted TLS-terminating proxy, its view of scheme and host is the real one.
-        if inbound.xf_proto in (b"http", b"https"):
-            proto = inbound.xf_proto
-        if inbound.xf_host:
-            fwd_host = inbound.xf_host
-    headers.append((b"x-forwarded-proto", proto))
-    if fwd_host:
-        headers.append((b"x-forwarded-host", fwd_host))
-    headers.append((b"x-request-id", rid))
-    if route.cors is not None:
-        extra = cors_headers(route.cors, inbound.origin)
-        inner_send = send
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await inner_send(message)
-
-    path, raw_path = _upstream_path(scope, route)
-    if route.internal is not None:
-        if route.internal == "stats":
-            verifier = policy.auth.verifier
-            body = res.stats.render(verifier.cache_hits, verifier.cache_misses)
-            ctype = (b"content-type", b"application/json")
-            return _send_status(send, 200, [ctype, (b"cache-control", b"no-store")], body)
-        if host:
-            headers.append((b"host", host))
-        if inbound.content_length is not None:
-            headers.append((b"content-length", str(inbound.content_length).encode("ascii")))
-        component = res.runtime.components[route.internal]
-        inner = dict(scope)
-        inner.update(
-            headers=headers,
-            path=path,
-            raw_path=raw_path,
-            query_string=ext.query_string,
-            client=(client[0], (scope.get("client") or ("", 0))[1]),
-        )
-        return call_internal(component.app, inner, receive, send, route.max_body_bytes)
-    counter = policy.round_robin
-    index = counter[route.index]
-    counter[route.index] = index + 1
-    base = route.upstreams[index % len(route.upstreams)]
-    query = ext.query_string
-    length = inbound.content_length
-    return res.upstream.forward(
-        base,
-        raw_path + b"?" + query if query else raw_path,
-        scope["method"],
-        headers,
-        receive,
-        send,
-        has_body=bool(length) or inbound.chunked,
-        content_length=length,
-        max_body=route.max_body_bytes,
-        connect_timeout=route.connect_timeout,
-        read_timeout=route.read_timeout,
-    )
-
-
 async def _run(
     scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources, out: _Outcome
 ) -> None:
@@ -280,7 +140,7 @@ async def _run(
         and inbound.origin is not None
         and any(n == b"access-control-request-method" for n, _ in inbound.headers)
     ):
-        await _send_simple(send, 204, preflight_headers(route.cors, inbound.origin), b"")
+        await send_simple(send, 204, preflight_headers(route.cors, inbound.origin), b"")
         out.status = 204
         return
     if route.methods is not None and method not in route.methods:
@@ -321,8 +181,19 @@ async def _run(
         # Rolling out a rule: record what it would refuse, forward without identity.
         out.code = f"dry_run:{_reason(exc)}"
         verified = None
-    out.status = await _forward(
-        scope, receive, send, route, policy, res, inbound, ext, verified, client, rid, out
+    out.status = await dispatch(
+        scope,
+        receive,
+        send,
+        route,
+        policy,
+        res,
+        inbound,
+        ext,
+        verified,
+        client,
+        rid,
+        out.from_proxy,
     )
 
 
@@ -339,7 +210,7 @@ async def handle(
         presented = any(n == b"authorization" for n, _ in scope["headers"])
         status, headers, body = render_error(exc, token_presented=presented)
         out.status, out.code = status, _reason(exc)
-        await _send_simple(send, status, headers, body)
+        await send_simple(send, status, headers, body)
     except ClientGone:
         out.status, out.code = 499, "client_closed"
     elapsed = time.perf_counter() - started
