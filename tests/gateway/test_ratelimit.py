@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from jwtgate.clock import FrozenClock
 from jwtgate.config import JwtGateConfig, load_config_text
+from jwtgate.gateway.errors import LimiterUnavailable, render_error
 from jwtgate.gateway.ratelimit import (
     MemoryRateLimiter,
     RateDecision,
@@ -165,6 +167,34 @@ async def test_redis_unreachable_fails_open(unused_port: int) -> None:
         assert limiter.errors == 1
     finally:
         await limiter.close()
+
+
+@pytest.mark.redis
+async def test_redis_unreachable_can_fail_closed(unused_port: int) -> None:
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{unused_port}/0", prefix="x:", fail_open=False)
+    try:
+        with pytest.raises(LimiterUnavailable):
+            await limiter.hit("k", 1.0, 3)
+        assert limiter.errors == 1
+    finally:
+        await limiter.close()
+
+
+@pytest.mark.parametrize(("setting", "fail_open"), [("allow", True), ("deny", False)])
+def test_the_configured_error_policy_reaches_the_limiter(setting: str, fail_open: bool) -> None:
+    config = load_config_text(
+        f"gateway: {{rate_limit_backend: redis, rate_limit_on_error: {setting}}}"
+    )
+    limiter = build_rate_limiter(config)
+    assert isinstance(limiter, RedisRateLimiter)
+    assert limiter._fail_open is fail_open
+
+
+def test_a_closed_limiter_answers_503_with_retry_after() -> None:
+    status, headers, body = render_error(LimiterUnavailable(), token_presented=False)
+    assert status == 503
+    assert (b"retry-after", b"1") in headers
+    assert json.loads(body)["error"] == "temporarily_unavailable"
 
 
 @given(

@@ -170,6 +170,9 @@ class GatewaySettings(Section):
     rate_limit_backend: Literal["memory", "redis"] = Field(
         default="memory", description="redis shares buckets between workers"
     )
+    rate_limit_on_error: Literal["allow", "deny"] = Field(
+        default="allow", description="Redis limiter unreachable: allow, or deny with 503"
+    )
     access_log: bool = Field(default=True, description="JSON access log on stdout")
     metrics: bool = Field(default=True, description="Prometheus metrics on the admin listener")
 

@@ -23,6 +23,7 @@ __all__ = [
     "HeadersTooLarge",
     "InsufficientScope",
     "InvalidRequest",
+    "LimiterUnavailable",
     "MethodNotAllowed",
     "MissingToken",
     "RateLimited",
@@ -136,6 +137,15 @@ class RateLimited(GatewayError):
         self.retry_after = retry_after
 
 
+class LimiterUnavailable(GatewayError):
+    """The shared rate limiter cannot be reached and fails closed (RFC 9110 section 15.6.4)."""
+
+    code = "temporarily_unavailable"
+    status = 503
+    default_description = "the gateway cannot check this request right now"
+    retry_after = 1.0
+
+
 class HeadersTooLarge(GatewayError):
     """The request headers exceed ``max_header_bytes`` (RFC 6585 section 5)."""
 
@@ -214,7 +224,7 @@ def render_error(
         challenge = _challenge(exc, token_presented)
         if challenge is not None:
             headers.append((b"www-authenticate", challenge))
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | LimiterUnavailable):
         # RFC 9110 section 10.2.3: delay-seconds is a non-negative integer.
         headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
     if isinstance(exc, MethodNotAllowed):

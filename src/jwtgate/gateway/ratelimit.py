@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from jwtgate.clock import Clock, system_clock
+from jwtgate.gateway.errors import LimiterUnavailable
 
 if TYPE_CHECKING:
     from jwtgate.config import JwtGateConfig
@@ -176,12 +177,17 @@ class RedisRateLimiter:
     by default (``clock=None``), so gateways with skewed clocks still agree;
     pass a clock to use local time instead (tests, or single-host setups).
 
-    If Redis is unreachable the limiter *fails open* (allows, logs, counts
-    ``errors``): a rate limit protects availability, and refusing every
-    request during a Redis outage would cause the outage it exists to prevent.
+    If Redis is unreachable the limiter *fails open* by default (allows,
+    logs, counts ``errors``): a rate limit protects availability, and refusing
+    every request during a Redis outage would cause the outage it exists to
+    prevent.  ``fail_open=False`` (``gateway.rate_limit_on_error: deny``) is
+    for limits that guard something costlier than an outage (a paid API, a
+    brute-forceable endpoint): the request gets 503 ``temporarily_unavailable``.
     """
 
-    def __init__(self, url: str, *, prefix: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, url: str, *, prefix: str, clock: Clock | None = None, fail_open: bool = True
+    ) -> None:
         import redis.asyncio as aioredis
 
         self._redis = aioredis.Redis.from_url(url)
@@ -189,6 +195,7 @@ class RedisRateLimiter:
         self._clock = clock
         self._script = self._redis.register_script(_GCRA_LUA)
         self.errors = 0
+        self._fail_open = fail_open
 
     async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
         """Take one token from the shared bucket ``key``."""
@@ -203,7 +210,12 @@ class RedisRateLimiter:
         except (redis.exceptions.RedisError, OSError) as exc:
             self.errors += 1
             if self.errors == 1 or self.errors % 1000 == 0:
-                _log.warning("rate limiter: Redis unavailable, allowing (%s)", type(exc).__name__)
+                verdict = "allowing" if self._fail_open else "refusing with 503"
+                _log.warning(
+                    "rate limiter: Redis unavailable, %s (%s)", verdict, type(exc).__name__
+                )
+            if not self._fail_open:
+                raise LimiterUnavailable() from None
             return RateDecision(True, 0.0, burst - 1)
         return RateDecision(bool(allowed), float(retry), int(remaining))
 
@@ -227,5 +239,9 @@ def build_rate_limiter(config: JwtGateConfig, clock: Clock = system_clock) -> Ra
     """
     backend = getattr(config.gateway, "rate_limit_backend", "memory")
     if backend == "redis":
-        return RedisRateLimiter(config.redis.url, prefix=config.redis.prefix)
+        return RedisRateLimiter(
+            config.redis.url,
+            prefix=config.redis.prefix,
+            fail_open=config.gateway.rate_limit_on_error == "allow",
+        )
     return MemoryRateLimiter(clock)
