@@ -188,39 +188,10 @@ def test_verified_claims_are_read_only(
         result.subject = "mallory"  # type: ignore[misc]
 
 
-def test_fast_verified_token_equals_dataclass_construction() -> None:
-    import dataclasses
-
-    from jwtgate.jose import VerifiedToken
-    from jwtgate.jose.policy import make_verified_token
-
-    args: tuple[Any, ...] = (
-        {"alg": "ES256"},
-        {"sub": "a"},
-        "iss",
-        "a",
-        "j",
-        None,
-        "c",
-        1.0,
-        0.0,
-        frozenset({"s"}),
-        frozenset(),
-        "k",
-        "ES256",
-    )
-    fast = make_verified_token(*args)
-    assert type(fast) is VerifiedToken
-    assert fast == VerifiedToken(*args)
-    assert dataclasses.asdict(fast)["subject"] == "a"
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.exp = 2.0  # type: ignore[misc]
-
-
 def test_verifier_result_equals_dataclass_construction(
     session_keys: dict[str, SigningKey], clock: FrozenClock
 ) -> None:
-    """validate_claims builds its result like make_verified_token: a real, frozen VerifiedToken."""
+    """validate_claims builds its result through the slot builder: a real, frozen VerifiedToken."""
     import dataclasses
 
     from jwtgate.jose import VerifiedToken

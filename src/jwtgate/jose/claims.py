@@ -168,9 +168,9 @@ def validate_claims(
         roles = frozenset(roles_value)
     else:
         raise InvalidClaim("the roles claim must be a list of strings")
-    # make_verified_token() inlined: the builder has VerifiedToken's exact slot
-    # layout, so plain slot stores and a __class__ switch give a real, frozen
-    # VerifiedToken without a frozen dataclass __init__ (see policy.py).
+    # The builder has VerifiedToken's exact slot layout, so plain slot stores
+    # and a __class__ switch give a real, frozen VerifiedToken without a frozen
+    # dataclass __init__, which routes every field through object.__setattr__.
     token: Any = _new_builder(_Builder)
     token.header = header
     token.claims = MappingProxyType(claims)

@@ -10,7 +10,7 @@ from jwtgate.errors import ConfigError
 from jwtgate.jose.algorithms import ALGORITHMS
 from jwtgate.jose.source import KeySource
 
-__all__ = ["IssuerPolicy", "VerifiedToken", "make_verified_token", "normalise_typ"]
+__all__ = ["IssuerPolicy", "VerifiedToken", "normalise_typ"]
 
 
 def normalise_typ(value: str) -> str:
@@ -92,68 +92,6 @@ class _Builder:
         "exp", "iat", "scopes", "roles", "kid", "alg",
     )  # fmt: skip
 
-    def __init__(
-        self,
-        header: Mapping[str, Any],
-        claims: Mapping[str, Any],
-        issuer: str,
-        subject: str | None,
-        jti: str | None,
-        sid: str | None,
-        client_id: str | None,
-        exp: float,
-        iat: float | None,
-        scopes: frozenset[str],
-        roles: frozenset[str],
-        kid: str,
-        alg: str,
-    ) -> None:
-        self.header = header
-        self.claims = claims
-        self.issuer = issuer
-        self.subject = subject
-        self.jti = jti
-        self.sid = sid
-        self.client_id = client_id
-        self.exp = exp
-        self.iat = iat
-        self.scopes = scopes
-        self.roles = roles
-        self.kid = kid
-        self.alg = alg
-
 
 if _Builder.__slots__ != tuple(f.name for f in fields(VerifiedToken)):  # pragma: no cover
     raise RuntimeError("_Builder must mirror VerifiedToken's fields")
-
-
-def make_verified_token(
-    header: Mapping[str, Any],
-    claims: Mapping[str, Any],
-    issuer: str,
-    subject: str | None,
-    jti: str | None,
-    sid: str | None,
-    client_id: str | None,
-    exp: float,
-    iat: float | None,
-    scopes: frozenset[str],
-    roles: frozenset[str],
-    kid: str,
-    alg: str,
-) -> VerifiedToken:
-    """Positional equivalent of ``VerifiedToken(...)`` for hot paths.
-
-    A frozen dataclass ``__init__`` routes every field through
-    ``object.__setattr__`` (about 2.5x the cost of this whole function).  The
-    builder has the identical slot layout, so it is filled with plain
-    assignments and then becomes a real, frozen :class:`VerifiedToken` by
-    ``__class__`` assignment; mutation raises ``FrozenInstanceError`` as usual.
-    :func:`~.claims.validate_claims` inlines the same construction.
-    """
-    obj: Any = _Builder(
-        header, claims, issuer, subject, jti, sid, client_id, exp, iat, scopes, roles, kid, alg
-    )
-    obj.__class__ = VerifiedToken
-    result: VerifiedToken = obj
-    return result
