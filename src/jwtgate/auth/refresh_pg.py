@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from jwtgate.auth.refresh_model import Family, Rotation
+from jwtgate.auth.refresh_model import Family, Rotation, _family
 
 __all__ = ["create_family_postgres", "rotate_postgres"]
 
@@ -99,20 +99,9 @@ async def rotate_postgres(
         row = (await auto.execute(_ROTATE, params)).first()
     if row is None:
         return None
-    family = Family(
-        row.id,
-        row.username,
-        row.client_id,
-        row.scope,
-        int(row.delivery),
-        float(row.created_at),
-        float(row.expires_at),
-        row.revoked_at,
-        row.reason,
-    )
     return Rotation(
         True,
-        family,
+        _family(row),
         "active",
         None,
         float(row.successor_expires),
