@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
+from jwtgate.errors import ConfigError
+from jwtgate.gateway.compile import compile_gateway
 from jwtgate.jose import AccessTokenMinter, Keyring
 from jwtgate.revocation import RevocationEvent, RevocationKind
 
@@ -472,3 +474,44 @@ async def test_shared_rate_limit_in_redis(
             (await _get(http, f"{base}/api/x", token))[0] for base in (first, second, first)
         ]
     assert statuses == [200, 200, 429]
+
+
+async def test_a_route_pinned_to_an_issuer_refuses_other_trusted_issuers(
+    upstream: Any, gw_config: Any, gateway: Any, http: Any, mint: Any, tmp_path: Path
+) -> None:
+    """routes[].issuers: a valid token of another configured issuer is 401 invalid_token there."""
+    partner_dir = tmp_path / "partner"
+    ring = Keyring.open(partner_dir, create=True)
+    jwks = tmp_path / "partner-jwks.json"
+    jwks.write_text(json.dumps(ring.jwks()))
+    partner = AccessTokenMinter(ring, issuer="https://partner.example", audience="api")
+    local_issuer = gw_config([]).tokens.issuer  # what the `mint` fixture signs for
+    routes = [
+        {
+            "name": "own",
+            "match": {"prefix": "/own"},
+            "upstream": upstream.url,
+            "issuers": [local_issuer],
+        },
+        {"name": "any", "match": {"prefix": "/any"}, "upstream": upstream.url},
+    ]
+    issuers = [
+        {"issuer": local_issuer, "audiences": [gw_config([]).tokens.audience], "keyring": True},
+        {"issuer": "https://partner.example", "audiences": ["api"], "jwks_file": str(jwks)},
+    ]
+    local, foreign = mint("alice"), partner.mint("mallory").token
+    async with gateway(gw_config(routes, issuers=issuers)) as base:
+        own_local, _, _ = await _get(http, f"{base}/own/x", local)
+        own_foreign, headers, body = await _get(http, f"{base}/own/x", foreign)
+        any_foreign, _, _ = await _get(http, f"{base}/any/x", foreign)
+    assert (own_local, any_foreign) == (200, 200)
+    assert (own_foreign, body["error"]) == (401, "invalid_token")
+    assert 'error="invalid_token"' in headers["WWW-Authenticate"]
+    assert "mallory" not in json.dumps(body)
+
+
+def test_a_pin_to_an_unconfigured_issuer_is_refused(gw_config: Any) -> None:
+    route = {"name": "r", "match": {"prefix": "/"}, "upstream": "http://127.0.0.1:9"}
+    config = gw_config([{**route, "issuers": ["https://typo.example"]}])
+    with pytest.raises(ConfigError, match=r"gateway\.routes\[0\]\.issuers: 'https://typo"):
+        compile_gateway(config)

@@ -172,6 +172,9 @@ class RouteSettings(Section):
         default_factory=lambda: dict(_DEFAULT_FORWARD), description="claim -> request header"
     )
     forward_token: bool = Field(default=False, description="pass Authorization upstream")
+    issuers: tuple[str, ...] = Field(
+        default=(), description="accept tokens of these issuers only; empty: every issuer"
+    )
     token_sources: TokenSourceSettings = Field(
         default_factory=TokenSourceSettings, description="opt-in cookie / query sources"
     )

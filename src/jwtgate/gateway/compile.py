@@ -104,6 +104,7 @@ class CompiledRoute:
     max_body_bytes: int
     cors: CompiledCors | None
     dry_run: bool
+    issuers: frozenset[str] | None = None
 
     def matches_path(self, path: str) -> bool:
         """Exact match, or prefix match on a segment boundary (``/api`` ≠ ``/apix``)."""
@@ -232,6 +233,7 @@ def _route(index: int, r: RouteSettings, cookie_default: str) -> CompiledRoute:
         max_body_bytes=r.max_body_bytes,
         cors=_cors(r.cors) if r.cors else None,
         dry_run=r.dry_run,
+        issuers=frozenset(r.issuers) if r.issuers else None,
     )
 
 
@@ -268,7 +270,15 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
                     f"gateway.routes[{i}]: unreachable, every request it matches is taken "
                     f"by routes[{first.index}] ({first.name}) first"
                 )
+    issuers = _issuers(config)
+    trusted = {spec.issuer for spec in issuers}
     for route in routes:
+        for name in sorted((route.issuers or frozenset()) - trusted):
+            # A pin to an issuer the gateway does not trust would refuse every
+            # token on the route: always a typo or a forgotten issuer entry.
+            raise ConfigError(
+                f"gateway.routes[{route.index}].issuers: {name!r} is not a configured issuer"
+            )
         if route.internal == "stats" and route.auth == "public":
             # Counters are harmless but reveal traffic; demand a token.
             raise ConfigError(f"gateway.routes[{route.index}].auth: internal://stats needs a token")
@@ -293,7 +303,7 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
     )
     return CompiledGateway(
         routes=routes,
-        issuers=_issuers(config),
+        issuers=issuers,
         strip_exact=frozenset(strip),
         max_header_bytes=g.max_header_bytes,
         trusted_proxies=tuple(ipaddress.ip_network(n, strict=False) for n in g.trusted_proxies),

@@ -15,7 +15,7 @@ import os
 import time
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
-from jwtgate.errors import JwtGateError, UnknownKeyId
+from jwtgate.errors import IssuerMismatch, JwtGateError, UnknownKeyId
 from jwtgate.gateway.asgi import ClientGone, Receive, Scope, Send
 from jwtgate.gateway.authenticate import retry_after_refresh
 from jwtgate.gateway.authorize import authorize
@@ -103,7 +103,11 @@ def _admit(
     inbound: InboundHeaders,
     method: str,
 ) -> None:
-    """CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
+    """Issuer pin, CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
+    if route.issuers is not None and verified.issuer not in route.issuers:
+        # A valid token of another trusted issuer is not valid *here*: 401
+        # invalid_token (RFC 6750 section 3.1), as for an untrusted issuer.
+        raise IssuerMismatch("the token issuer is not accepted on this route")
     if ext.source == "cookie" and method not in SAFE_METHODS:
         # A browser attaches cookies to cross-site requests; the double-submit
         # header bound to the token's csrf claim proves same-origin JavaScript.
