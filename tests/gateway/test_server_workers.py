@@ -25,6 +25,13 @@ def test_a_dead_workers_live_gauges_are_removed(
     ]
 
 
-def test_without_a_metrics_directory_nothing_happens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_metrics_directory_nothing_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Single-process metrics: no directory is configured, so no file anywhere
+    # (not even one that looks like a dead worker's) may be touched.
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    _mark_dead(101)  # must not raise
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gauge_livesum_101.db").write_bytes(b"")
+    _mark_dead(101)
+    assert (tmp_path / "gauge_livesum_101.db").exists()
