@@ -207,6 +207,17 @@ async def test_two_workers_share_listeners_and_metrics(
                 for _ in range(20):
                     async with http.get(f"{gw.base}/api/x", headers=env_token) as resp:
                         statuses.append(resp.status)
+                # Connections opened together: each worker must take a share
+                # (a request id starts with its worker's random prefix).
+                fresh = aiohttp.TCPConnector(force_close=True, limit=0)
+                async with aiohttp.ClientSession(connector=fresh) as burst:
+
+                    async def worker_of() -> str:
+                        async with burst.get(f"{gw.base}/api/x", headers=env_token) as resp:
+                            seen = dict((await resp.json())["headers"])
+                            return str(seen["x-request-id"])[:10]
+
+                    prefixes = await asyncio.gather(*(worker_of() for _ in range(32)))
                 async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
                     metrics = await resp.text()
                 async with http.get(f"http://127.0.0.1:{admin}/api/x") as resp:
@@ -227,10 +238,52 @@ async def test_two_workers_share_listeners_and_metrics(
             code = await asyncio.to_thread(gw.proc.wait, 20)
     assert statuses == [200] * 20
     assert len(children) == 2
-    assert 'jwtgate_requests_total{route="api",status="200"} 20.0' in metrics
+    assert len(set(prefixes)) == 2, prefixes
+    assert 'jwtgate_requests_total{route="api",status="200"} 52.0' in metrics
     assert admin_api == 404  # the admin listener never proxies
     assert streak == 20
     assert code == 0
+
+
+async def test_a_dead_workers_share_of_connections_goes_to_the_others(
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
+) -> None:
+    # Each worker has its own SO_REUSEPORT socket. Only that worker may hold
+    # it: a copy left open in the parent or a sibling would keep it in the
+    # group, and the kernel would keep queueing connections nobody accepts.
+    port, admin = new_port(), new_port()
+    async with echo_upstream() as up:
+        config = tmp_path / "gw.yaml"
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
+        gateway = {
+            "listeners": [{"port": port}],
+            "admin_listener": {"port": admin},
+            "workers": 2,
+            "routes": [route],
+        }
+        _write_config(config, data_dir, gateway)
+        token = {"Authorization": f"Bearer {_mint(data_dir)}"}
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            pid = gw.proc.pid
+            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
+            children = (await asyncio.to_thread(proc_children.read_text)).split()
+            os.kill(int(children[0]), signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            fresh = aiohttp.TCPConnector(force_close=True, limit=0)
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with aiohttp.ClientSession(connector=fresh, timeout=timeout) as http:
+
+                async def status() -> int:
+                    async with http.get(f"{gw.base}/api/x", headers=token) as resp:
+                        return resp.status
+
+                statuses = await asyncio.gather(*(status() for _ in range(24)))
+            gw.proc.send_signal(signal.SIGTERM)  # the surviving worker drains and exits
+            code = await asyncio.to_thread(gw.proc.wait, 20)
+    assert len(children) == 2
+    assert statuses == [200] * 24
+    assert code != 0  # the parent reports the worker that was killed
 
 
 async def test_jwks_url_rotation_picked_up_without_failed_request(
