@@ -3,10 +3,12 @@
 * :func:`b64url_decode` (pybase64 plus a padding/trailing-bits table) against
   "stdlib decode, then re-encode and compare", exhaustively for short
   segments and by hypothesis for long ones.
-* :func:`parse_json_object`'s plain-scanner path, whose duplicate-member
-  proof counts colons, against the strict ``object_pairs_hook`` path: the
-  same dict or the same exception class for every input, including inputs
-  built to fool a colon count (escaped colons, colons in keys, nesting).
+* :func:`parse_json_object`'s orjson path, whose duplicate-member proof
+  counts colons, against the strict ``object_pairs_hook`` path: the same dict
+  or the same exception class for every input, including inputs built to fool
+  a colon count (escaped colons, colons in keys, nesting) and every place
+  where orjson and the stdlib decoder are known to differ (integers beyond
+  64 bits, 1e400, nesting depth, BOM, control characters, whitespace).
 """
 
 from __future__ import annotations
@@ -150,6 +152,105 @@ FOOLING = [
     b'{"iss":"https://issuer.test","n":1e400,"big":100000000000000000000}',
 ]
 
+# Where orjson and the stdlib decoder differ, or might: each must come out
+# exactly as the strict path decides.
+_INT_EDGES = [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**18, 10**19, 10**30]
+DISAGREEMENTS = [
+    # orjson turns integers outside [-2**63, 2**64) into floats
+    *(b'{"n":%d}' % n for n in _INT_EDGES),
+    *(b'{"l":[1,%d]}' % n for n in _INT_EDGES),
+    *(b'{"o":{"n":%d}}' % n for n in _INT_EDGES),
+    b'{"n":123456789012345678}',
+    b'{"s":"1234567890123456789012"}',
+    b'{"f":0.12345678901234567890123}',
+    # orjson refuses what the stdlib turns into inf; tiny values, signed zeros
+    b'{"f":1e400}',
+    b'{"f":-1e400}',
+    b'{"f":1e-400}',
+    b'{"f":-0}',
+    b'{"f":-0.0}',
+    b'{"f":0e0}',
+    b'{"f":-0e0}',
+    b'{"f":2.2250738585072011e-308}',
+    b'{"f":4.9e-324}',
+    b'{"f":1.7976931348623157e308}',
+    b'{"f":1.7976931348623159e308}',
+    b'{"f":0.1,"g":1E5,"h":1e+2,"i":1.5e-3}',
+    # not numbers in JSON
+    b'{"f":NaN}',
+    b'{"f":-Infinity}',
+    b'{"f":nan}',
+    b'{"f":01}',
+    b'{"f":1.}',
+    b'{"f":.5}',
+    b'{"f":+1}',
+    b'{"f":0x10}',
+    b'{"f":1e}',
+    b'{"f":-}',
+    # control characters, which strict JSON refuses raw inside strings
+    b'{"s":"\x00"}',
+    b'{"s":"\t"}',
+    b'{"s":"\n"}',
+    b'{"s":"\x1f"}',
+    b'{"s":"\x7f"}',
+    b'{"\x01":1}',
+    # whitespace: only space, tab, CR and LF are JSON whitespace
+    b' \t\r\n{"a":1} \t\r\n',
+    b'{ "a" \n:\r 1 \t}',
+    b"\x0b{}",
+    b"{}\x0c",
+    b'{"a":\xc2\xa01}',
+    b"\x00{}",
+    # trailing data and other top levels
+    b"{}\x00",
+    b"{}{}",
+    b'{"a":1}]',
+    b"{",
+    b"[1,2]",
+    b"1",
+    b"true",
+    b"null",
+    b'""',
+    b" ",
+    # UTF-8: BOM, overlong, encoded surrogates, beyond U+10FFFF, truncated, valid
+    b'\xef\xbb\xbf{"a":1}',
+    b'{"a":"\xef\xbb\xbf"}',
+    b'{"a":"\xc0\x80"}',
+    b'{"a":"\xed\xb0\x80"}',
+    b'{"a":"\xf4\x90\x80\x80"}',
+    b'{"a":"\xe2\x82"}',
+    b'{"a":"\xff"}',
+    b'{"\xf0\x9f\x98\x80":"\xef\xbf\xbf\xe2\x80\xa8"}',
+    # literals
+    b'{"a":True}',
+    b'{"a":tru}',
+    b'{"a":[true,false,null]}',
+    # trailing commas
+    b'{"a":1,}',
+    b'{"a":[1,]}',
+]
+
+
+@pytest.mark.parametrize("raw", DISAGREEMENTS)
+def test_json_fast_path_matches_strict_where_orjson_differs(raw: bytes) -> None:
+    assert_same(raw)
+
+
+@pytest.mark.parametrize("depth", [100, 254, 300, 900, 990, 1000, 1023, 1024, 2000, 4000])
+@pytest.mark.parametrize("bracket", [b"[", b'{"k":'])
+def test_json_fast_path_matches_strict_deep_nesting(depth: int, bracket: bytes) -> None:
+    """orjson nests to 1023, the stdlib to its recursion limit: the strict path decides."""
+    close = b"]" if bracket == b"[" else b"}"
+    assert_same(b'{"a":' + bracket * depth + b"1" + close * depth + b"}")
+
+
+def test_json_big_integers_keep_their_exact_value() -> None:
+    """A float from orjson for an integer beyond 64 bits would change the claim."""
+    for n in _INT_EDGES:
+        value = parse_json_object(b'{"n":%d}' % n)["n"]
+        assert type(value) is int
+        assert value == n
+
 
 @pytest.mark.parametrize("raw", FOOLING)
 def test_json_fast_path_matches_strict(raw: bytes) -> None:
@@ -207,6 +308,58 @@ def json_texts(draw: st.DrawFn, depth: int = 0) -> str:
 @given(json_texts())
 def test_json_fast_path_matches_strict_generated(text: str) -> None:
     assert_same(text.encode("utf-8"))
+
+
+_DIGITS = st.text("0123456789", min_size=1, max_size=25)
+_NUMBERS = st.builds(
+    lambda sign, whole, frac, exp: sign + whole + frac + exp,
+    st.sampled_from(["", "-", "+"]),
+    st.one_of(_DIGITS, st.just("")),
+    st.one_of(st.just(""), _DIGITS.map(lambda d: "." + d), st.just(".")),
+    st.one_of(
+        st.just(""),
+        st.builds(
+            lambda e, sign, d: e + sign + d,
+            st.sampled_from(["e", "E"]),
+            st.sampled_from(["", "+", "-"]),
+            st.one_of(st.text("0123456789", max_size=4), st.sampled_from(["308", "309", "400"])),
+        ),
+    ),
+)
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(st.lists(_NUMBERS, min_size=1, max_size=3))
+def test_json_fast_path_matches_strict_numbers(numbers: list[str]) -> None:
+    """Number literals, valid and not: same value (int or float) or same error."""
+    assert_same(('{"a":' + numbers[0] + "}").encode())
+    assert_same(('{"l":[' + ",".join(numbers) + "]}").encode())
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=4),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+            max_leaves=6,
+        ),
+        max_size=6,
+    )
+)
+def test_json_fast_path_matches_strict_serialised(obj: dict[str, Any]) -> None:
+    """Whatever json.dumps writes (big integers, NaN, any text), unmutated."""
+    assert_same(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    assert_same(json.dumps(obj, separators=(",", ":")).encode())
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(st.binary(max_size=40), st.sampled_from([b"", b"{", b'{"a":', b'{"a":"']))
+def test_json_fast_path_matches_strict_bytes(junk: bytes, prefix: bytes) -> None:
+    """Arbitrary bytes, including invalid UTF-8, after a plausible start."""
+    assert_same(prefix + junk)
+    assert_same(prefix + junk + b'"}')
 
 
 @settings(max_examples=2000, deadline=None, database=None)
