@@ -17,14 +17,6 @@ from jwtgate.jose import VerifiedToken
 __all__ = ["authorize"]
 
 
-def _set_ok(
-    have: frozenset[str], any_of: frozenset[str] | None, all_of: frozenset[str] | None
-) -> bool:
-    if any_of is not None and have.isdisjoint(any_of):
-        return False
-    return all_of is None or all_of <= have
-
-
 def _same(actual: object, expected: str | int | bool) -> bool:
     # bool is a subclass of int in Python; compare exact JSON types.
     return type(actual) is type(expected) and actual == expected
@@ -32,9 +24,16 @@ def _same(actual: object, expected: str | int | bool) -> bool:
 
 def authorize(route: CompiledRoute, token: VerifiedToken) -> None:
     """Raise :class:`InsufficientScope` unless ``token`` meets every requirement of ``route``."""
-    if not _set_ok(token.scopes, route.scopes_any, route.scopes_all):
+    # any_of: at least one in common; all_of: every one held. None: no rule.
+    any_of, all_of = route.scopes_any, route.scopes_all
+    if (any_of is not None and token.scopes.isdisjoint(any_of)) or (
+        all_of is not None and not all_of <= token.scopes
+    ):
         raise InsufficientScope("insufficient_scope", route.needed_scope)
-    if not _set_ok(token.roles, route.roles_any, route.roles_all):
+    any_of, all_of = route.roles_any, route.roles_all
+    if (any_of is not None and token.roles.isdisjoint(any_of)) or (
+        all_of is not None and not all_of <= token.roles
+    ):
         raise InsufficientScope(
             "insufficient_role", route.needed_scope, "the access token lacks a required role"
         )

@@ -143,7 +143,18 @@ def extract(route: CompiledRoute, inbound: InboundHeaders, query: bytes) -> Extr
 
     Raises :class:`InvalidRequest` for duplicated or malformed credentials.
     """
-    token = _from_header(inbound.authorization)
+    values = inbound.authorization
+    if len(values) == 1 and route.cookie is None and route.query_param is None:
+        # The common request: one ``Bearer <b64token>`` with one space and
+        # no stray bytes, on a header-only route. The same checks as
+        # _from_header and _bearer_token, without their calls; any other
+        # shape takes the general path below.
+        value = values[0]
+        if value[6:7] == b" " and value[:6].lower() == b"bearer":  # a second space: not b64
+            body = value[7:].rstrip(b"=")
+            if body and not body.translate(None, _B64CHARS):
+                return Extracted(value[7:].decode("ascii"), "header", query, inbound.cookie)
+    token = _from_header(values)
     source: Source | None = "header" if token is not None else None
     cookie = inbound.cookie
     if route.cookie is not None:

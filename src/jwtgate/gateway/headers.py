@@ -149,7 +149,12 @@ def sanitize(
     for name, value in raw:
         size += len(name) + len(value) + 4
         if name in _TAKEN:
-            _take(out, name, value)
+            if name == b"authorization":
+                out.authorization.append(value)
+            elif name == b"host" and out.host is None:
+                out.host = value
+            else:  # the rest, and a second Host (refused there)
+                _take(out, name, value)
         elif name in HOP_BY_HOP:
             if name == b"connection":
                 tokens = {t.strip().lower() for t in value.split(b",")}

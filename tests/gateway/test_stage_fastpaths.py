@@ -1,0 +1,211 @@
+"""The per-request fast paths of the stages agree with their general paths.
+
+Each fast path re-states checks of a general path to save Python calls on
+the common request; these tests pin it to that path (kept in the module, or
+restated here as the specification) over generated inputs, so a later
+change to one side cannot drift from the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jwtgate.config import load_config_text
+from jwtgate.errors import JwtGateError
+from jwtgate.gateway.authorize import authorize
+from jwtgate.gateway.compile import CompiledRoute, compile_gateway
+from jwtgate.gateway.errors import InsufficientScope, RateLimited
+from jwtgate.gateway.extract import Extracted, _from_header, extract
+from jwtgate.gateway.headers import _TAKEN, InboundHeaders, _take, sanitize
+from jwtgate.gateway.limit import _key, check_rate_now
+from jwtgate.gateway.ratelimit import MemoryRateLimiter
+from jwtgate.jose import VerifiedToken
+
+
+def _route(extra: str = "") -> CompiledRoute:
+    text = f"{{name: r, match: {{prefix: /}}, upstream: 'http://h'{extra}}}"
+    return compile_gateway(load_config_text(f"gateway: {{routes: [{text}]}}")).routes[0]
+
+
+def _token(subject: str | None, claims: dict[str, Any], **sets: frozenset[str]) -> VerifiedToken:
+    return VerifiedToken(
+        header={},
+        claims=claims,
+        issuer="i",
+        subject=subject,
+        jti=None,
+        sid=None,
+        client_id=None,
+        exp=0.0,
+        iat=None,
+        scopes=sets.get("scopes", frozenset()),
+        roles=sets.get("roles", frozenset()),
+        kid="k",
+        alg="ES256",
+    )
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except JwtGateError as exc:
+        return type(exc), str(exc)
+
+
+# ---------------------------------------------------------------- extract
+
+_HEADER_ROUTE = _route()
+# Scheme, separator and token pieces that make near misses of ``Bearer <b64token>`` likely.
+_SCHEMES = st.sampled_from([b"Bearer", b"bearer", b"BEARER", b"bEaReR", b"Basic", b"Bearer\t", b""])
+_SEPARATORS = st.sampled_from([b" ", b" ", b"  ", b"", b"\t"])
+_PIECES = st.sampled_from(
+    [b" ", b"=", b"==", b"abc", b"A-._~+/9", b"\x00", b"\xff", b",", b"\r\n", b"eyJ.x.y", b"%3D"]
+)
+_AUTH_VALUE = st.one_of(
+    st.tuples(_SCHEMES, _SEPARATORS, st.lists(_PIECES, max_size=4).map(b"".join)).map(b"".join),
+    st.binary(max_size=20),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    values=st.lists(_AUTH_VALUE, min_size=1, max_size=2) | st.just([]),
+    cookie=st.none() | st.just(b"a=b"),
+)
+def test_extract_fast_path_matches_the_header_path(
+    values: list[bytes], cookie: bytes | None
+) -> None:
+    inbound = InboundHeaders()
+    inbound.authorization = values
+    inbound.cookie = cookie
+
+    def general() -> tuple[object, ...]:
+        # extract on a header-only route before the fast path existed.
+        token = _from_header(values)
+        return (token, "header" if token is not None else None, b"q=1", cookie)
+
+    def fast() -> tuple[object, ...]:
+        ext: Extracted = extract(_HEADER_ROUTE, inbound, b"q=1")
+        return (ext.token, ext.source, ext.query_string, ext.cookie)
+
+    assert _outcome(fast) == _outcome(general)
+
+
+def test_extract_fast_path_takes_the_common_token() -> None:
+    inbound = InboundHeaders()
+    inbound.authorization = [b"bearer abc.DEF-_~+/=="]
+    ext = extract(_HEADER_ROUTE, inbound, b"")
+    assert (ext.token, ext.source) == ("abc.DEF-_~+/==", "header")
+
+
+# ---------------------------------------------------------------- sanitize
+
+_NAMES = st.sampled_from(
+    [b"host", b"authorization", b"cookie", b"x-forwarded-for", b"content-length", b"origin",
+     b"x-csrf-token", b"accept", b"x-user-id", b"connection", b"te"]
+)  # fmt: skip
+_VALUES = st.sampled_from([b"", b"a", b"Bearer x", b"12", b"-1", b"h:1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=st.lists(st.tuples(_NAMES, _VALUES), max_size=8))
+def test_sanitize_takes_fields_like_take(raw: list[tuple[bytes, bytes]]) -> None:
+    """Authorization and Host, taken inline, end up as ``_take`` leaves them."""
+    fields = ("authorization", "host", "cookie", "content_length", "xff", "origin", "csrf")
+
+    def general() -> tuple[object, ...]:
+        out = InboundHeaders()
+        for name, value in raw:
+            if name in _TAKEN:
+                _take(out, name, value)
+        return tuple(getattr(out, f) for f in fields)
+
+    def fast() -> tuple[object, ...]:
+        out = sanitize(raw, frozenset(), 1 << 20)
+        return tuple(getattr(out, f) for f in fields)
+
+    assert _outcome(fast) == _outcome(general)
+
+
+# ---------------------------------------------------------------- authorize
+
+
+def _set_ok(
+    have: frozenset[str], any_of: frozenset[str] | None, all_of: frozenset[str] | None
+) -> bool:
+    # The specification: at least one of any_of, every one of all_of.
+    return (any_of is None or bool(have & any_of)) and (all_of is None or all_of <= have)
+
+
+_SETS = st.frozensets(st.sampled_from(["a", "b", "c"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scopes=_SETS, roles=_SETS,
+    rules=st.tuples(*[st.none() | st.frozensets(st.sampled_from(["a", "b", "c"]), min_size=1)] * 4),
+)  # fmt: skip
+def test_authorize_matches_the_set_rules(
+    scopes: frozenset[str], roles: frozenset[str], rules: tuple[frozenset[str] | None, ...]
+) -> None:
+    route = replace(
+        _HEADER_ROUTE,
+        scopes_any=rules[0],
+        scopes_all=rules[1],
+        roles_any=rules[2],
+        roles_all=rules[3],
+    )
+    token = _token("s", {}, scopes=scopes, roles=roles)
+    if not _set_ok(scopes, rules[0], rules[1]):
+        expected: str | None = "insufficient_scope"
+    elif not _set_ok(roles, rules[2], rules[3]):
+        expected = "insufficient_role"
+    else:
+        expected = None
+    try:
+        authorize(route, token)
+        reason = None
+    except InsufficientScope as exc:
+        reason = exc.reason
+    assert reason == expected
+
+
+# ---------------------------------------------------------------- rate limit
+
+
+class _Recording(MemoryRateLimiter):
+    __slots__ = ("keys",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    def take(self, key: str, rate: float, burst: int) -> tuple[float, int]:
+        self.keys.append(key)
+        return super().take(key, rate, burst)
+
+
+_LIMITED = [
+    _route(", rate_limit: {key: subject, rate: 10, burst: 1}"),
+    _route(", rate_limit: {key: 'claim:tenant', rate: 10, burst: 1}"),
+    _route(", rate_limit: {key: ip, rate: 10, burst: 1}"),
+]
+
+
+@pytest.mark.parametrize("route", _LIMITED, ids=["subject", "claim", "ip"])
+@pytest.mark.parametrize("subject", [None, "", "alice", "a|b"])
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_check_rate_now_charges_the_key_bucket(
+    route: CompiledRoute, subject: str | None, anonymous: bool
+) -> None:
+    token = None if anonymous else _token(subject, {"tenant": "t1"})
+    limiter = _Recording()
+    check_rate_now(limiter, route, token, "10.0.0.1")
+    with pytest.raises(RateLimited):  # burst 1: the same bucket is now empty
+        check_rate_now(limiter, route, token, "10.0.0.1")
+    assert limiter.keys == [_key(route, token, "10.0.0.1")] * 2
