@@ -106,6 +106,14 @@ def error_response(exc: GatewayError, date_line: bytes, *, close: bool = True) -
     return b"".join(parts)
 
 
+# Targets recently split: a pure function of the target, and clients repeat
+# theirs. Short targets only, and a full table is emptied (bounded memory
+# whatever the clients send).
+_SPLIT: dict[bytes, tuple[str, bytes, bytes] | None] = {}
+_SPLIT_MAX = 4096
+_SPLIT_LEN = 256
+
+
 def split_target(url: bytes) -> tuple[str, bytes, bytes] | None:
     """``(path, raw_path, query_string)`` of a request target, as uvicorn builds them.
 
@@ -113,6 +121,17 @@ def split_target(url: bytes) -> tuple[str, bytes, bytes] | None:
     the absolute form (RFC 9112 section 3.2.2) yields its path. None when the
     target cannot be parsed or is not ASCII.
     """
+    split = _SPLIT.get(url)
+    if split is None:
+        split = _split_target(url)
+        if split is not None and len(url) <= _SPLIT_LEN:
+            if len(_SPLIT) >= _SPLIT_MAX:
+                _SPLIT.clear()
+            _SPLIT[url] = split
+    return split
+
+
+def _split_target(url: bytes) -> tuple[str, bytes, bytes] | None:
     if url[:1] == b"/" and b"#" not in url:
         raw_path, _, query = url.partition(b"?")  # origin form: no parser call needed
     else:

@@ -223,7 +223,12 @@ class GatewayMetrics:
             hist = self._pending_latency[route] = _PendingHistogram(
                 self._request_seconds.labels(route)
             )
-        hist.add(seconds)
+        # _PendingHistogram.add, inlined: this runs on every request.
+        if not seconds >= 0.0:  # NaN or negative: a clock hiccup, not a latency
+            seconds = 0.0
+        hist.counts[bisect_left(hist.bounds, seconds)] += 1
+        hist.total += seconds
+        hist.n += 1
         self._pending += 1
         if not self._scheduled or self._pending >= _BATCH:
             self._schedule()

@@ -23,6 +23,8 @@ def without_named(
     RFC 9110 section 7.6.1: they are hop-by-hop too. ``keep-alive``, the
     common value, names a field that is already hop-by-hop.
     """
+    if not connection:  # the common response
+        return headers
     named: set[bytes] | None = None
     for value in connection:
         if value.lower() != b"keep-alive":

@@ -1,0 +1,145 @@
+"""Per-request caches and inlined steps of the access log, metrics and target split.
+
+A cached answer must be the answer the uncached code gives, on the first
+call (a miss) and on later ones (hits), and every cache stays bounded
+whatever the clients send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jwtgate.gateway import h1wire
+from jwtgate.gateway.accesslog import _MAX_FIELD, _QUOTED_MAX, AccessLogger, _clean_path
+from jwtgate.gateway.h1wire import _split_target, split_target
+from jwtgate.gateway.metrics import GatewayMetrics, _PendingHistogram
+
+# ---------------------------------------------------------------- access log
+
+# Short and long, control characters, line separators, non-ASCII, lone
+# surrogates, query and fragment marks, and a JWS-shaped piece.
+_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet='a\r\n\x00\u2028"\\?#é\ud800', max_size=40),
+    st.sampled_from(["", "GET", "x" * 33, "y" * 129, "z" * 3000, "/a?b#c", "/eyJa.b.c"]),
+)
+
+
+def _line(logger: AccessLogger, buf: io.StringIO, **fields: object) -> str:
+    start = len(buf.getvalue())
+    logger.log(**fields)  # type: ignore[arg-type]
+    line = buf.getvalue()[start:]
+    assert line.endswith("\n")
+    assert line.count("\n") == 1
+    assert line.isascii()
+    return line
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    route=_TEXT, method=_TEXT, path=_TEXT, subject=st.none() | _TEXT,
+    client_ip=st.none() | _TEXT, request_id=_TEXT, error=st.none() | _TEXT,
+)  # fmt: skip
+def test_access_line_holds_every_field_as_before(
+    route: str,
+    method: str,
+    path: str,
+    subject: str | None,
+    client_ip: str | None,
+    request_id: str,
+    error: str | None,
+) -> None:
+    buf = io.StringIO()
+    logger = AccessLogger(buf)
+    fields = {
+        "request_id": request_id, "route": route, "method": method, "path": path,
+        "status": 200, "latency_ms": 1.23456, "subject": subject, "error_code": error,
+        "client_ip": client_ip,
+    }  # fmt: skip
+    # The same text in two fields with different cuts (method: 32) must not share a literal.
+    first = _line(logger, buf, **{**fields, "route": method})
+    lines = [first, _line(logger, buf, **fields), _line(logger, buf, **fields)]
+    cut = lambda v: None if v is None else v[:_MAX_FIELD]  # noqa: E731
+    expected = {
+        "request_id": cut(request_id), "route": cut(route), "method": method[:32],
+        "path": _clean_path(path), "status": 200, "latency_ms": 1.235, "sub": cut(subject),
+        "error": cut(error), "client_ip": cut(client_ip),
+    }  # fmt: skip
+    assert json.loads(first)["route"] == method[:_MAX_FIELD]
+    for line in lines[1:]:
+        record = json.loads(line)
+        assert list(record) == ["ts", *expected]
+        assert isinstance(record.pop("ts"), float)
+        assert record == expected
+    # A cache hit writes the very same text as the miss before it.
+    assert lines[1].split(",", 1)[1] == lines[2].split(",", 1)[1]
+
+
+def test_access_log_cache_is_bounded() -> None:
+    logger = AccessLogger(io.StringIO())
+    for i in range(_QUOTED_MAX + 10):
+        logger.log(
+            request_id="r", route="r", method="GET", path="/", status=200,
+            latency_ms=1.0, subject=f"user-{i}", error_code=None, client_ip="::1",
+        )  # fmt: skip
+    assert 0 < len(logger._quoted) <= _QUOTED_MAX
+
+
+# ---------------------------------------------------------------- metrics
+
+_SECONDS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, -1.0, 0.0005, 0.001, 10.0, math.nan, math.inf]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(samples=st.lists(_SECONDS, min_size=1, max_size=20))
+def test_request_latency_lands_where_histogram_add_puts_it(samples: list[float]) -> None:
+    async def tally() -> tuple[list[int], float, int]:
+        # Inside a running loop the tallies wait for the loop's next turn.
+        m = GatewayMetrics()
+        for seconds in samples:
+            m.request("r", 200, seconds)
+        hist = m._pending_latency["r"]
+        return list(hist.counts), hist.total, hist.n
+
+    reference = _PendingHistogram(GatewayMetrics()._request_seconds.labels("r"))
+    for seconds in samples:
+        reference.add(seconds)
+    assert asyncio.run(tally()) == (reference.counts, reference.total, reference.n)
+
+
+# ---------------------------------------------------------------- request target
+
+_TARGETS = st.one_of(
+    st.binary(max_size=30),
+    st.lists(
+        st.sampled_from([b"/", b"a", b"%2F", b"%", b"?", b"#", b"=", b"\xc3\xa9", b"http://h"]),
+        max_size=8,
+    ).map(b"".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(target=_TARGETS)
+def test_split_target_cache_answers_as_the_parser(target: bytes) -> None:
+    h1wire._SPLIT.clear()
+    expected = _split_target(target)
+    assert split_target(target) == expected  # miss
+    assert split_target(bytes(bytearray(target))) == expected  # hit, another bytes object
+
+
+def test_split_target_cache_is_bounded() -> None:
+    h1wire._SPLIT.clear()
+    for i in range(h1wire._SPLIT_MAX + 10):
+        assert split_target(b"/item/%d" % i) == (f"/item/{i}", b"/item/%d" % i, b"")
+    assert split_target(b"/" + b"a" * 300) is not None
+    assert 0 < len(h1wire._SPLIT) <= h1wire._SPLIT_MAX
+    assert b"/" + b"a" * 300 not in h1wire._SPLIT  # long targets are not kept
