@@ -1,4 +1,4 @@
-"""Per-request caches and inlined steps of the access log, metrics and target split.
+"""Per-request caches and inlined steps: access log, metrics, target split, route choice.
 
 A cached answer must be the answer the uncached code gives, on the first
 call (a miss) and on later ones (hits), and every cache stays bounded
@@ -11,14 +11,19 @@ import asyncio
 import io
 import json
 import math
+from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jwtgate.config import load_config_text
+from jwtgate.errors import JwtGateError
 from jwtgate.gateway import h1wire
 from jwtgate.gateway.accesslog import _MAX_FIELD, _QUOTED_MAX, AccessLogger, _clean_path
+from jwtgate.gateway.compile import CompiledRoute, compile_gateway
 from jwtgate.gateway.h1wire import _split_target, split_target
 from jwtgate.gateway.metrics import GatewayMetrics, _PendingHistogram
+from jwtgate.gateway.routing import _select, select_route
 
 # ---------------------------------------------------------------- access log
 
@@ -143,3 +148,50 @@ def test_split_target_cache_is_bounded() -> None:
     assert split_target(b"/" + b"a" * 300) is not None
     assert 0 < len(h1wire._SPLIT) <= h1wire._SPLIT_MAX
     assert b"/" + b"a" * 300 not in h1wire._SPLIT  # long targets are not kept
+
+
+# ---------------------------------------------------------------- route choice
+
+
+def _routes(text: str) -> tuple[CompiledRoute, ...]:
+    return compile_gateway(load_config_text(f"gateway: {{routes: [{text}]}}")).routes
+
+
+# Two configurations (a reload) that answer the same paths differently.
+_TABLES = (
+    _routes(
+        "{name: a, match: {prefix: /api}, upstream: 'http://h'},"
+        "{name: b, match: {prefix: /}, upstream: 'http://h'}"
+    ),
+    _routes("{name: c, match: {prefix: /, methods: [POST]}, upstream: 'http://h'}"),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    queries=st.lists(
+        st.tuples(
+            st.sampled_from([0, 1]),
+            st.sampled_from(["/", "/api", "/api/x", "/API/x", "/a/../b", "/x;y"]),
+            st.sampled_from(["GET", "POST"]),
+        ),
+        max_size=12,
+    )
+)
+def test_route_choice_follows_the_routes_it_is_given(queries: list[tuple[int, str, str]]) -> None:
+    for table, path, method in queries:
+        routes = _TABLES[table]
+        expected = _chosen(_select, routes, path, method)
+        assert _chosen(select_route, routes, path, method) == expected
+
+
+def _chosen(
+    select: Callable[[tuple[CompiledRoute, ...], str, str, bytes], CompiledRoute],
+    routes: tuple[CompiledRoute, ...],
+    path: str,
+    method: str,
+) -> str | type[Exception]:
+    try:
+        return select(routes, path, method, b"h").name
+    except JwtGateError as exc:
+        return type(exc)
