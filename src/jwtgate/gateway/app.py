@@ -12,6 +12,7 @@ from collections.abc import Awaitable, MutableMapping
 from typing import Any
 
 from jwtgate.gateway.asgi import Receive, Send
+from jwtgate.gateway.lane import Lane
 from jwtgate.gateway.pipeline import handle
 from jwtgate.gateway.state import Policy, Resources
 
@@ -45,6 +46,8 @@ class GatewayApp:
         self.policy = policy
         self.resources = resources
         self.ready = False
+        # The lean server hands it the requests it can carry without a task.
+        self.lane = Lane(self)
 
     def swap(self, policy: Policy) -> Policy:
         """Install a new policy atomically; returns the old one (to be closed)."""

@@ -15,19 +15,33 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import httptools
 
 from jwtgate.gateway.deadlines import Deadlines
 from jwtgate.gateway.headers import HOP_BY_HOP
 
-__all__ = ["Connection", "ConnectionPool", "UpstreamClosed"]
+__all__ = ["Connection", "UpstreamClosed", "Waiter"]
 
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 18
 # Never forwarded to the client: hop-by-hop fields (RFC 9110 section 7.6.1),
 # and Date, which our server writes itself (section 6.6.1; not two of them).
 _NOT_FORWARDED = HOP_BY_HOP | {b"date"}
+
+
+class Waiter(Protocol):
+    """What :meth:`Connection.watch` wakes: the parts of a future it uses."""
+
+    def done(self) -> bool:
+        """True once woken and not yet re-armed."""
+
+    def set_result(self, result: None) -> None:
+        """A step of the response happened."""
+
+    def set_exception(self, exc: BaseException) -> None:
+        """The read timeout passed."""
 
 
 class UpstreamClosed(Exception):
@@ -154,6 +168,28 @@ class Connection(asyncio.Protocol):
         """True once the whole response has been received."""
         return self._complete
 
+    @property
+    def error(self) -> UpstreamClosed | None:
+        """Why the connection failed, if it did."""
+        return self._error
+
+    def watch(self, waiter: Waiter, seconds: float) -> int:
+        """Wake ``waiter`` as :meth:`response` wakes its future; fail it after ``seconds``.
+
+        For a caller that waits by callback instead of awaiting: ``waiter``
+        gets ``set_result(None)`` on each step of the response (head, body,
+        end, failure) and ``set_exception(TimeoutError())`` from the shared
+        timer. Returns the timer slot for :meth:`unwatch`.
+        """
+        self._waiter = waiter  # type: ignore[assignment]
+        return self._deadlines.add(waiter, seconds)  # type: ignore[arg-type]
+
+    def unwatch(self, waiter: Waiter, slot: int) -> None:
+        """Stop waking ``waiter`` (woken, or no longer interested)."""
+        self._deadlines.discard(waiter, slot)  # type: ignore[arg-type]
+        if self._waiter is waiter:
+            self._waiter = None
+
     def take_body(self) -> bytes:
         """Everything buffered so far (the whole body once :attr:`complete`)."""
         body = b"".join(self._body)
@@ -253,54 +289,3 @@ class Connection(asyncio.Protocol):
             if self._error is not None:
                 raise self._error
             await self._wait(seconds)
-
-
-class ConnectionPool:
-    """Idle keep-alive connections per ``(host, port)``."""
-
-    def __init__(self, max_idle: int = 256) -> None:
-        self._idle: dict[tuple[str, int], list[Connection]] = {}
-        self._max_idle = max_idle
-        self._deadlines: Deadlines | None = None
-
-    def take(self, key: tuple[str, int]) -> Connection | None:
-        """An idle connection to ``key`` (host, port) ready for a request, if any."""
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()
-            if conn.usable:
-                conn.reset()
-                return conn
-        return None
-
-    async def acquire(self, host: str, port: int, connect_timeout: float) -> Connection:
-        """An idle connection to ``host:port``, or a new one."""
-        key = (host, port)
-        conn = self.take(key)
-        if conn is not None:
-            return conn
-        loop = asyncio.get_running_loop()
-        deadlines = self._deadlines
-        if deadlines is None:
-            deadlines = self._deadlines = Deadlines(loop)
-        _, new = await asyncio.wait_for(
-            loop.create_connection(lambda: Connection(key, deadlines), host, port),
-            connect_timeout,
-        )
-        return new
-
-    def release(self, conn: Connection) -> None:
-        """Return a finished connection to the pool, or close it."""
-        idle = self._idle.setdefault(conn.key, [])
-        if conn.usable and len(idle) < self._max_idle:
-            idle.append(conn)
-        elif conn.transport is not None:
-            conn.transport.close()
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        for idle in self._idle.values():
-            for conn in idle:
-                if conn.transport is not None:
-                    conn.transport.close()
-        self._idle.clear()

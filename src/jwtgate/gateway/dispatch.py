@@ -10,7 +10,7 @@ component and a URL upstream (round robin, sent by stage 7b).
 from __future__ import annotations
 
 from collections.abc import Awaitable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jwtgate.gateway.asgi import Receive, Scope, Send
@@ -18,12 +18,21 @@ from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.cors import cors_headers
 from jwtgate.gateway.extract import Extracted
 from jwtgate.gateway.forward import identity_headers
-from jwtgate.gateway.headers import InboundHeaders
 from jwtgate.gateway.internal import call_internal
 from jwtgate.gateway.state import Policy, Resources
 from jwtgate.jose import VerifiedToken
 
-__all__ = ["dispatch", "send_simple"]
+if TYPE_CHECKING:
+    from jwtgate.gateway.outcome import Outcome
+    from jwtgate.gateway.pipeline import Front
+
+__all__ = [
+    "dispatch",
+    "next_upstream",
+    "send_simple",
+    "upstream_headers",
+    "upstream_target",
+]
 
 _IDENTITY_CACHE = 10_000
 _SCHEMES = {"http": b"http", "https": b"https"}
@@ -57,25 +66,16 @@ def _upstream_path(scope: Scope, route: CompiledRoute) -> tuple[str, bytes]:
     return new_path, new_raw or b"/"
 
 
-def dispatch(
+def upstream_headers(
     scope: Scope,
-    receive: Receive,
-    send: Send,
-    route: CompiledRoute,
+    f: Front,
     policy: Policy,
-    res: Resources,
-    inbound: InboundHeaders,
     ext: Extracted,
     verified: VerifiedToken | None,
-    client: tuple[str, bytes],
-    rid: bytes,
     from_proxy: bool,
-) -> Awaitable[int]:
-    """The upstream request's headers; returns what answers it (awaits to the status).
-
-    Not a coroutine function: for a URL upstream it returns the client's
-    awaitable itself, one coroutine less on every proxied request.
-    """
+) -> list[tuple[bytes, bytes]]:
+    """The headers the upstream receives (everything but ``Host`` and framing)."""
+    inbound, route = f.inbound, f.route
     headers = inbound.headers
     if ext.cookie is not None:
         headers.append((b"cookie", ext.cookie))
@@ -99,7 +99,7 @@ def dispatch(
             policy.identity[key] = entry
         headers.extend(entry[1])
     host = inbound.host or b""
-    headers.append((b"x-forwarded-for", client[1]))
+    headers.append((b"x-forwarded-for", f.client[1]))
     proto = _SCHEMES.get(scope["scheme"]) or scope["scheme"].encode("ascii")
     fwd_host = host
     if from_proxy:
@@ -111,7 +111,44 @@ def dispatch(
     headers.append((b"x-forwarded-proto", proto))
     if fwd_host:
         headers.append((b"x-forwarded-host", fwd_host))
-    headers.append((b"x-request-id", rid))
+    headers.append((b"x-request-id", f.rid))
+    return headers
+
+
+def next_upstream(policy: Policy, route: CompiledRoute) -> str:
+    """The route's next upstream URL, round robin."""
+    counter = policy.round_robin
+    index = counter[route.index]
+    counter[route.index] = index + 1
+    return route.upstreams[index % len(route.upstreams)]
+
+
+def upstream_target(scope: Scope, route: CompiledRoute, ext: Extracted) -> bytes:
+    """Path (route prefix stripped) and query as sent upstream."""
+    raw_path = _upstream_path(scope, route)[1]
+    query = ext.query_string
+    return raw_path + b"?" + query if query else raw_path
+
+
+def dispatch(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    f: Front,
+    policy: Policy,
+    res: Resources,
+    ext: Extracted,
+    verified: VerifiedToken | None,
+    out: Outcome,
+) -> Awaitable[int]:
+    """Complete the upstream request; returns what answers it (awaits to the status).
+
+    Not a coroutine function: for a URL upstream it returns the client's
+    awaitable itself, one coroutine less on every proxied request.
+    """
+    route, inbound = f.route, f.inbound
+    headers = upstream_headers(scope, f, policy, ext, verified, out.from_proxy)
+    host = inbound.host or b""
     if route.cors is not None:
         extra = cors_headers(route.cors, inbound.origin)
         inner_send = send
@@ -121,7 +158,6 @@ def dispatch(
                 message["headers"] = [*message.get("headers", ()), *extra]
             await inner_send(message)
 
-    path, raw_path = _upstream_path(scope, route)
     if route.internal is not None:
         if route.internal == "stats":
             verifier = policy.auth.verifier
@@ -132,6 +168,7 @@ def dispatch(
             headers.append((b"host", host))
         if inbound.content_length is not None:
             headers.append((b"content-length", str(inbound.content_length).encode("ascii")))
+        path, raw_path = _upstream_path(scope, route)
         component = res.runtime.components[route.internal]
         inner = dict(scope)
         inner.update(
@@ -139,18 +176,13 @@ def dispatch(
             path=path,
             raw_path=raw_path,
             query_string=ext.query_string,
-            client=(client[0], (scope.get("client") or ("", 0))[1]),
+            client=(f.client[0], (scope.get("client") or ("", 0))[1]),
         )
         return call_internal(component.app, inner, receive, send, route.max_body_bytes)
-    counter = policy.round_robin
-    index = counter[route.index]
-    counter[route.index] = index + 1
-    base = route.upstreams[index % len(route.upstreams)]
-    query = ext.query_string
     length = inbound.content_length
     return res.upstream.forward(
-        base,
-        raw_path + b"?" + query if query else raw_path,
+        next_upstream(policy, route),
+        upstream_target(scope, route, ext),
         scope["method"],
         headers,
         receive,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 import httptools
 
@@ -37,6 +38,9 @@ class H1Connection:
         self.limits = state.limits
         self.loop = state.loop
         self.parser = httptools.HttpRequestParser(self)
+        # The application's fast lane, if it has one: ``lane(cycle)`` takes a
+        # request without a task, or returns False (jwtgate.gateway.lane).
+        self._lane: Callable[[Cycle], bool] | None = getattr(state.app, "lane", None)
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int] | None = None
@@ -66,7 +70,9 @@ class H1Connection:
         """Run the application for ``cycle`` (the connection's only running request)."""
         self.current = cycle
         self.deadline = 0.0
-        cycle.task = self.loop.create_task(cycle.run(self.state.app))
+        lane = self._lane
+        if lane is None or not lane(cycle):
+            cycle.task = self.loop.create_task(cycle.run(self.state.app))
 
     def finished(self, cycle: Cycle) -> None:
         """The application returned: start the next queued request or go idle."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from jwtgate.gateway.asgi import ASGIApp
     from jwtgate.gateway.h1proto import H1Protocol
 
-__all__ = ["Cycle"]
+__all__ = ["Cycle", "where"]
 
 _log = logging.getLogger("jwtgate.gateway")
 
@@ -31,7 +31,7 @@ _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 _FRAMING = frozenset({b"content-length", b"connection", b"transfer-encoding"})
 
 
-def _where(exc: BaseException) -> str:
+def where(exc: BaseException) -> str:
     """Exception type and innermost frame: enough to find the bug, never its message.
 
     The message could quote request data (a token, a cookie); the type and
@@ -118,16 +118,17 @@ class Cycle:
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
-            _log.error("request failed: %s", _where(exc))
-            self._fail()
+            _log.error("request failed: %s", where(exc))
+            self.fail()
         else:
             if not self.response_done and not self.disconnected:
                 _log.error("the application returned without completing its response")
-                self._fail()
+                self.fail()
         finally:
             self.conn.finished(self)
 
-    def _fail(self) -> None:
+    def fail(self) -> None:
+        """Answer a fixed 500 if nothing was written yet; never keep the connection."""
         self.keep_alive = False
         if self._framing == _UNSET and not self.disconnected:
             # Nothing was written yet (the head is held): a clean 500 is still possible.

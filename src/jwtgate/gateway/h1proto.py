@@ -202,7 +202,8 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means faulty
             # framing; serve this request, then close the connection.
             keep_alive = False
-        if parser.should_upgrade():
+        upgrade = parser.should_upgrade()
+        if upgrade:
             if self._framing:
                 raise _Refused(BadRequest("upgrade requests cannot carry a body"))
             keep_alive = False
@@ -226,6 +227,10 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             "state": {},
         }
         cycle = Cycle(self, scope, keep_alive, self._expect)
+        if not self._framing and not upgrade:
+            # Neither Content-Length nor Transfer-Encoding: the body is empty
+            # (RFC 9112 section 6.3), and complete with the head.
+            cycle.body_done = True
         self.parsing = cycle
         if self.current is None:
             self.start(cycle)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections.abc import Awaitable
+from typing import NamedTuple
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
 from jwtgate.errors import IssuerMismatch, JwtGateError, UnknownKeyId
@@ -34,12 +36,26 @@ from jwtgate.gateway.extract import Extracted, extract
 from jwtgate.gateway.forward import client_address, request_id
 from jwtgate.gateway.headers import InboundHeaders, sanitize
 from jwtgate.gateway.limit import check_rate, check_rate_now
+from jwtgate.gateway.outcome import Outcome, record
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.routing import select_route
 from jwtgate.gateway.state import Policy, Resources
 from jwtgate.jose import VerifiedToken
 
-__all__ = ["handle"]
+__all__ = [
+    "Front",
+    "admit",
+    "authenticate",
+    "complete",
+    "dry_run",
+    "extract_token",
+    "front",
+    "handle",
+    "preflight",
+    "record",
+    "refusal",
+    "verify_token",
+]
 
 
 class _RequestIds:
@@ -62,27 +78,24 @@ class _RequestIds:
 
 
 _REQUEST_IDS = _RequestIds()
+Headers = list[tuple[bytes, bytes]]
 
 
-class _Outcome:
-    """Per-request facts for the access log and metrics."""
+class Front(NamedTuple):
+    """Stages 1-2: what every later stage reads about the request."""
 
-    __slots__ = ("code", "from_proxy", "request_id", "route", "status", "subject")
-
-    def __init__(self) -> None:
-        self.from_proxy = False
-        self.request_id = b"-"
-        self.route = "-"
-        self.status = 500
-        self.code: str | None = None
-        self.subject: str | None = None
+    inbound: InboundHeaders
+    client: tuple[str, bytes]
+    rid: bytes
+    route: CompiledRoute
+    method: str
 
 
 def _reason(exc: JwtGateError) -> str:
     return exc.reason if isinstance(exc, InsufficientScope) else exc.code
 
 
-def _verify(policy: Policy, res: Resources, token: str) -> VerifiedToken:
+def verify_token(policy: Policy, res: Resources, token: str) -> VerifiedToken:
     """Verify synchronously (a cache hit is a dict lookup); raises ``UnknownKeyId`` to refresh."""
     metrics = res.metrics
     verifier = policy.auth.verifier
@@ -96,30 +109,8 @@ def _verify(policy: Policy, res: Resources, token: str) -> VerifiedToken:
     return verified
 
 
-def _admit(
-    route: CompiledRoute,
-    verified: VerifiedToken,
-    ext: Extracted,
-    inbound: InboundHeaders,
-    method: str,
-) -> None:
-    """Issuer pin, CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
-    if route.issuers is not None and verified.issuer not in route.issuers:
-        # A valid token of another trusted issuer is not valid *here*: 401
-        # invalid_token (RFC 6750 section 3.1), as for an untrusted issuer.
-        raise IssuerMismatch("the token issuer is not accepted on this route")
-    if ext.source == "cookie" and method not in SAFE_METHODS:
-        # A browser attaches cookies to cross-site requests; the double-submit
-        # header bound to the token's csrf claim proves same-origin JavaScript.
-        presented = inbound.csrf.decode("latin-1") if inbound.csrf is not None else None
-        if not csrf_matches(verified.claims.get(CSRF_CLAIM), presented):
-            raise CsrfFailed()
-    authorize(route, verified)
-
-
-async def _run(
-    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources, out: _Outcome
-) -> None:
+def front(scope: Scope, policy: Policy, out: Outcome) -> Front:
+    """Sanitise the headers, find the client and request id, select the route."""
     compiled = policy.compiled
     inbound = sanitize(scope["headers"], compiled.strip_exact, compiled.max_header_bytes)
     peer = scope.get("client")
@@ -138,105 +129,143 @@ async def _run(
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
     out.route = route.name
+    return Front(inbound, client, rid, route, method)
+
+
+def preflight(f: Front) -> Headers | None:
+    """The response headers when the request is a CORS preflight for a route with CORS.
+
+    A preflight is answered here, never forwarded.
+    """
+    cors, origin = f.route.cors, f.inbound.origin
     if (
-        route.cors is not None
-        and method == "OPTIONS"
-        and inbound.origin is not None
-        and any(n == b"access-control-request-method" for n, _ in inbound.headers)
+        cors is not None
+        and f.method == "OPTIONS"
+        and origin is not None
+        and any(n == b"access-control-request-method" for n, _ in f.inbound.headers)
     ):
-        await send_simple(send, 204, preflight_headers(route.cors, inbound.origin), b"")
-        out.status = 204
-        return
-    if route.methods is not None and method not in route.methods:
+        return preflight_headers(cors, origin)
+    return None
+
+
+def extract_token(f: Front, scope: Scope) -> Extracted:
+    """Stage 3 after the method and body-size checks: the token, if the route reads one."""
+    route, inbound = f.route, f.inbound
+    if route.methods is not None and f.method not in route.methods:
         raise MethodNotAllowed(route.methods)  # an OPTIONS that was not a preflight
     if inbound.content_length is not None and inbound.content_length > route.max_body_bytes:
         raise BodyTooLarge()
     if route.auth == "public":
         # A public route never reads a token, so odd credentials cannot fail it.
-        ext = Extracted(None, None, scope["query_string"], inbound.cookie)
-    else:
-        ext = extract(route, inbound, scope["query_string"])
+        return Extracted(None, None, scope["query_string"], inbound.cookie)
+    return extract(route, inbound, scope["query_string"])
+
+
+def authenticate(
+    f: Front,
+    policy: Policy,
+    res: Resources,
+    ext: Extracted,
+    out: Outcome,
+    verified: VerifiedToken | None = None,
+) -> VerifiedToken | None:
+    """Stages 4-5: verify the token (unless ``verified`` is its result) and admit it.
+
+    Raises :class:`UnknownKeyId` when the key source should be refreshed first.
+    """
+    token = ext.token
+    if token is not None:
+        if verified is None:
+            verified = verify_token(policy, res, token)
+        admit(f, res, ext, verified, out)
+    elif f.route.auth == "required":
+        raise MissingToken()
+    return verified
+
+
+def admit(f: Front, res: Resources, ext: Extracted, verified: VerifiedToken, out: Outcome) -> None:
+    """Issuer pin, CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
+    route = f.route
+    if route.issuers is not None and verified.issuer not in route.issuers:
+        # A valid token of another trusted issuer is not valid *here*: 401
+        # invalid_token (RFC 6750 section 3.1), as for an untrusted issuer.
+        raise IssuerMismatch("the token issuer is not accepted on this route")
+    if ext.source == "cookie" and f.method not in SAFE_METHODS:
+        # A browser attaches cookies to cross-site requests; the double-submit
+        # header bound to the token's csrf claim proves same-origin JavaScript.
+        csrf = f.inbound.csrf
+        presented = csrf.decode("latin-1") if csrf is not None else None
+        if not csrf_matches(verified.claims.get(CSRF_CLAIM), presented):
+            raise CsrfFailed()
+    authorize(route, verified)
+    out.subject = verified.subject
+    if res.metrics is not None:
+        res.metrics.auth("allowed", "ok")
+
+
+def dry_run(route: CompiledRoute, exc: JwtGateError, out: Outcome) -> None:
+    """Re-raise a refusal, unless ``route`` only records what it would refuse."""
+    if not route.dry_run:
+        raise exc
+    # Rolling out a rule: record what it would refuse, forward without identity.
+    out.code = f"dry_run:{_reason(exc)}"
+
+
+def refusal(scope: Scope, exc: JwtGateError, out: Outcome) -> tuple[int, Headers, bytes]:
+    """The RFC 6750 / JSON error response for a refused request."""
+    presented = any(n == b"authorization" for n, _ in scope["headers"])
+    status, headers, body = render_error(exc, token_presented=presented)
+    out.status, out.code = status, _reason(exc)
+    return status, headers, body
+
+
+async def _run(
+    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources, out: Outcome
+) -> int:
+    f = front(scope, policy, out)
+    answer = preflight(f)
+    if answer is not None:
+        await send_simple(send, 204, answer, b"")
+        return 204
+    ext = extract_token(f, scope)
     verified: VerifiedToken | None = None
     try:
-        token = ext.token
-        if token is not None:
-            try:
-                verified = _verify(policy, res, token)
-            except UnknownKeyId as exc:
-                # A key rotation at the issuer: refresh its source once, retry.
-                started = time.perf_counter()
-                verified = await retry_after_refresh(policy.auth, token, exc)
-                if res.metrics is not None:
-                    res.metrics.verify_latency(time.perf_counter() - started)
-            _admit(route, verified, ext, inbound, method)
-            out.subject = verified.subject
+        try:
+            verified = authenticate(f, policy, res, ext, out)
+        except UnknownKeyId as exc:
+            # A key rotation at the issuer: refresh its source once, retry.
+            started = time.perf_counter()
+            verified = await retry_after_refresh(policy.auth, ext.token or "", exc)
             if res.metrics is not None:
-                res.metrics.auth("allowed", "ok")
-        elif route.auth == "required":
-            raise MissingToken()
+                res.metrics.verify_latency(time.perf_counter() - started)
+            authenticate(f, policy, res, ext, out, verified)
         limiter = res.limiter
         if isinstance(limiter, MemoryRateLimiter):
-            check_rate_now(limiter, route, verified, client[0])  # no await on the hot path
+            check_rate_now(limiter, f.route, verified, f.client[0])  # no await on the hot path
         else:
-            await check_rate(limiter, route, verified, client[0])
+            await check_rate(limiter, f.route, verified, f.client[0])
     except JwtGateError as exc:
-        if not route.dry_run:
-            raise
-        # Rolling out a rule: record what it would refuse, forward without identity.
-        out.code = f"dry_run:{_reason(exc)}"
+        dry_run(f.route, exc, out)
         verified = None
-    out.status = await dispatch(
-        scope,
-        receive,
-        send,
-        route,
-        policy,
-        res,
-        inbound,
-        ext,
-        verified,
-        client,
-        rid,
-        out.from_proxy,
-    )
+    return await dispatch(scope, receive, send, f, policy, res, ext, verified, out)
 
 
-async def handle(
-    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources
+async def complete(
+    pending: Awaitable[int], scope: Scope, send: Send, res: Resources, out: Outcome
 ) -> None:
-    """Handle one HTTP request through the whole pipeline."""
-    started = time.perf_counter()
-    out = _Outcome()
-    presented = False
+    """Await the rest of a request (to its status), answer a refusal, record the outcome."""
     try:
-        await _run(scope, receive, send, policy, res, out)
+        out.status = await pending
     except JwtGateError as exc:
-        presented = any(n == b"authorization" for n, _ in scope["headers"])
-        status, headers, body = render_error(exc, token_presented=presented)
-        out.status, out.code = status, _reason(exc)
-        await send_simple(send, status, headers, body)
+        await send_simple(send, *refusal(scope, exc, out))
     except ClientGone:
         out.status, out.code = 499, "client_closed"
-    elapsed = time.perf_counter() - started
-    code = out.code
-    res.stats.record(out.status, code)
-    metrics = res.metrics
-    if metrics is not None:
-        metrics.request(out.route, out.status, elapsed)
-        if code is not None:
-            metrics.auth("denied", code)
-        if out.status == 429:
-            metrics.rate_limited(out.route)
-    if res.access.enabled:
-        client = scope.get("client")
-        res.access.log(
-            request_id=out.request_id.decode("latin-1"),
-            route=out.route,
-            method=scope["method"],
-            path=scope["path"],
-            status=out.status,
-            latency_ms=elapsed * 1000.0,
-            subject=out.subject,
-            error_code=code,
-            client_ip=client[0] if client else None,
-        )
+    record(scope, res, out)
+
+
+def handle(
+    scope: Scope, receive: Receive, send: Send, policy: Policy, res: Resources
+) -> Awaitable[None]:
+    """Handle one HTTP request through the whole pipeline."""
+    out = Outcome()
+    return complete(_run(scope, receive, send, policy, res, out), scope, send, res, out)

@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
 
 from jwtgate.gateway.asgi import Receive, Send, read_limited, stream_limited
-from jwtgate.gateway.client import ConnectionPool, UpstreamClosed
+from jwtgate.gateway.client import Connection, UpstreamClosed
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
 from jwtgate.gateway.fallback import FallbackClient
 from jwtgate.gateway.h1cycle import Cycle
+from jwtgate.gateway.pool import ConnectionPool
 from jwtgate.gateway.upstream_headers import request_head, without_named
 
-__all__ = ["Upstream"]
+__all__ = ["Upstream", "complete_response"]
 
 _SMALL_BODY = 64 * 1024
 
@@ -73,6 +74,7 @@ class Upstream:
         max_body: int,
         connect_timeout: float,
         read_timeout: float,
+        retry: bool = True,
     ) -> Awaitable[int]:
         """Proxy one request to ``base`` + ``target`` (path and query); awaits to the status.
 
@@ -81,14 +83,10 @@ class Upstream:
         A request without a body to a plain-HTTP upstream is the lean
         client's coroutine itself (one coroutine less per request).
         """
-        targets = self._targets
-        if base in targets:
-            lean = targets[base]
-        else:
-            lean = targets[base] = _target(base)
+        lean = self._target(base)
         if lean is not None and not has_body and method != "HEAD":
             return self._lean(
-                lean, target, method, headers, None, send, connect_timeout, read_timeout
+                lean, target, method, headers, None, send, connect_timeout, read_timeout, retry
             )
         return self._forward(
             base,
@@ -104,6 +102,36 @@ class Upstream:
             connect_timeout,
             read_timeout,
         )
+
+    def _target(self, base: str) -> _Target | None:
+        targets = self._targets
+        if base in targets:
+            return targets[base]
+        lean = targets[base] = _target(base)
+        return lean
+
+    def send_now(
+        self, base: str, target: bytes, method: str, headers: list[tuple[bytes, bytes]]
+    ) -> Connection | None:
+        """Write a body-less request on an idle pooled connection, if one is ready.
+
+        None when the lean client does not take the request or no idle
+        connection is ready: :meth:`forward` it instead (which may connect).
+        The caller waits for the response on the returned connection and
+        hands it to :meth:`relay` or :func:`complete_response`.
+        """
+        where = self._target(base) if method != "HEAD" else None
+        if where is None:
+            return None
+        host, port, host_header, base_path = where
+        conn = self._pool.take((host, port))
+        if conn is not None:
+            conn.write(_request(method, base_path + target, host_header, headers, None))
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        """Return a connection whose response is complete to the pool."""
+        self._pool.release(conn)
 
     async def _forward(
         self,
@@ -148,17 +176,12 @@ class Upstream:
         send: Send,
         connect_timeout: float,
         read_timeout: float,
+        retry: bool = True,
     ) -> int:
         host, port, host_header, base_path = where
-        head = request_head(method, base_path + target, host_header, headers)
-        if isinstance(data, bytes):
-            request = head + b"content-length: %d\r\n\r\n%b" % (len(data), data)
-        elif data is not None:
-            request = head + b"transfer-encoding: chunked\r\n\r\n"
-        else:
-            request = head + (b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n")
+        request = _request(method, base_path + target, host_header, headers, data)
         whole = data is None or isinstance(data, bytes)  # no ABC isinstance per request
-        retry = whole and method in _IDEMPOTENT
+        retry = retry and whole and method in _IDEMPOTENT
         pool = self._pool
         key = (host, port)
         while True:
@@ -191,13 +214,15 @@ class Upstream:
             except BaseException:
                 conn.close()
                 raise
-        status = conn.status
-        headers = without_named(conn.headers, conn.connection)
+        return await self.relay(conn, send, read_timeout)
+
+    async def relay(self, conn: Connection, send: Send, read_timeout: float) -> int:
+        """Send the response whose head arrived on ``conn`` to the client; returns its status."""
         if conn.complete:
             # The whole (small) response is already here: one body write, not
             # a chunk plus an empty terminator (each write is a system call).
-            body = conn.take_body()
-            pool.release(conn)
+            status, headers, body = complete_response(conn)
+            self._pool.release(conn)
             # The lean server's request takes it directly, without ASGI messages.
             cycle = getattr(send, "__self__", None)
             if type(cycle) is Cycle and cycle.respond(status, headers, body):
@@ -205,6 +230,8 @@ class Upstream:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return status
+        status = conn.status
+        headers = without_named(conn.headers, conn.connection)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         try:
             async for chunk in conn.chunks(read_timeout):
@@ -213,5 +240,26 @@ class Upstream:
             conn.close()
             raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        pool.release(conn)
+        self._pool.release(conn)
         return status
+
+
+def complete_response(conn: Connection) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, end-to-end headers and body of a complete response on ``conn``."""
+    return conn.status, without_named(conn.headers, conn.connection), conn.take_body()
+
+
+def _request(
+    method: str,
+    target: bytes,
+    host_header: bytes,
+    headers: list[tuple[bytes, bytes]],
+    data: bytes | AsyncIterator[bytes] | None,
+) -> bytes:
+    """The request head (and a small body) as written upstream."""
+    head = request_head(method, target, host_header, headers)
+    if isinstance(data, bytes):
+        return head + b"content-length: %d\r\n\r\n%b" % (len(data), data)
+    if data is not None:
+        return head + b"transfer-encoding: chunked\r\n\r\n"
+    return head + (b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n")

@@ -1,0 +1,267 @@
+"""The fast lane: a proxied request without a task, driven by callbacks.
+
+Most requests a gateway sees are the same shape: no body, a URL upstream, a
+token the cache already verified, an in-process rate limiter. For those the
+lean server calls :class:`Lane` right after parsing the head. It runs the
+pipeline's stages synchronously (they are the same functions the ASGI path
+runs, in the same order), writes the request on an idle pooled upstream
+connection and returns; the response comes back through the connection's
+parser callbacks to :class:`_Exchange`, which writes it to the client.
+
+No task, coroutine or future is created for such a request. Anything else
+goes the ASGI way: before the pipeline has an effect (a preflight, a CORS
+or in-process route, HEAD, a body, an unknown ``kid`` whose key source must
+be refreshed, a remote rate limiter), :class:`Lane` declines and the server
+starts the usual task; after it (no idle connection, a streamed response, a
+retry), the request continues in a task from where it stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from jwtgate.errors import JwtGateError, UnknownKeyId
+from jwtgate.gateway.client import Connection
+from jwtgate.gateway.compile import CompiledRoute
+from jwtgate.gateway.dispatch import next_upstream, send_simple, upstream_headers, upstream_target
+from jwtgate.gateway.errors import BadGateway, GatewayTimeout
+from jwtgate.gateway.h1cycle import Cycle, where
+from jwtgate.gateway.limit import check_rate_now
+from jwtgate.gateway.outcome import Outcome
+from jwtgate.gateway.pipeline import (
+    authenticate,
+    complete,
+    dry_run,
+    extract_token,
+    front,
+    record,
+    refusal,
+)
+from jwtgate.gateway.proxy import complete_response
+from jwtgate.gateway.ratelimit import MemoryRateLimiter
+from jwtgate.gateway.state import Resources
+from jwtgate.jose import VerifiedToken
+
+if TYPE_CHECKING:
+    from jwtgate.gateway.app import GatewayApp
+
+__all__ = ["Lane"]
+
+_log = logging.getLogger("jwtgate.gateway")
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
+class Lane:
+    """Takes a request the fast lane can carry; ``lane(cycle)`` is False otherwise."""
+
+    __slots__ = ("_app",)
+
+    def __init__(self, app: GatewayApp) -> None:
+        self._app = app
+
+    def __call__(self, cycle: Cycle) -> bool:
+        """Handle ``cycle`` (True) or leave it untouched for the ASGI path (False)."""
+        if not cycle.body_done or cycle.conn.write_waiter is not None:
+            return False  # a body to stream, or a client that is not reading
+        scope = cycle.scope
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if method == "HEAD" or path == "/healthz" or path == "/readyz":
+            return False
+        app = self._app
+        policy, res = app.policy, app.resources
+        limiter = res.limiter
+        if not isinstance(limiter, MemoryRateLimiter):
+            return False
+        out = Outcome()
+        try:
+            f = front(scope, policy, out)
+            route = f.route
+            if route.internal is not None or route.cors is not None:
+                return False
+            ext = extract_token(f, scope)
+            verified: VerifiedToken | None = None
+            try:
+                try:
+                    verified = authenticate(f, policy, res, ext, out)
+                except UnknownKeyId:
+                    # The ASGI path refreshes the key source and verifies
+                    # again (this token then counts two cache misses).
+                    return False
+                check_rate_now(limiter, route, verified, f.client[0])
+            except JwtGateError as exc:
+                dry_run(route, exc, out)
+                verified = None
+            headers = upstream_headers(scope, f, policy, ext, verified, out.from_proxy)
+            base = next_upstream(policy, route)
+            target = upstream_target(scope, route, ext)
+            conn = res.upstream.send_now(base, target, method, headers)
+            if conn is None:
+                # No idle connection (or an upstream the lean client skips):
+                # connecting needs an await.
+                _forward(cycle, res, route, base, target, headers, out, retry=True)
+                return True
+        except JwtGateError as exc:
+            _answer(cycle, *refusal(scope, exc, out))
+            _done(cycle, res, out)
+            return True
+        except Exception as exc:
+            _failed(cycle, exc)
+            return True
+        _Exchange(cycle, conn, out, res, route, base, target, headers)
+        return True
+
+
+class _Exchange:
+    """One upstream response awaited by callback: the connection wakes it, or the timer fails it."""
+
+    __slots__ = (
+        "base",
+        "conn",
+        "cycle",
+        "headers",
+        "out",
+        "res",
+        "route",
+        "slot",
+        "target",
+        "woken",
+    )
+
+    def __init__(
+        self,
+        cycle: Cycle,
+        conn: Connection,
+        out: Outcome,
+        res: Resources,
+        route: CompiledRoute,
+        base: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.cycle, self.conn, self.out, self.res, self.route = cycle, conn, out, res, route
+        self.base, self.target, self.headers = base, target, headers
+        self.woken: BaseException | bool = False
+        self.slot = conn.watch(self, route.read_timeout)
+
+    # The parts of a future that Connection and Deadlines use.
+    def done(self) -> bool:
+        """True once woken (until :meth:`_step` runs)."""
+        return self.woken is not False
+
+    def set_result(self, result: None) -> None:
+        """The connection made progress (head, body, end or failure)."""
+        self._wake(True)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """The read timeout passed."""
+        self._wake(exc)
+
+    def _wake(self, why: BaseException | bool) -> None:
+        if self.woken is False:
+            self.woken = why
+            # Run after the parser callback that woke us has returned, as a
+            # task's wake-up would: the connection may be reused from here.
+            self.cycle.conn.loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        cycle, conn, out, res = self.cycle, self.conn, self.out, self.res
+        why, self.woken = self.woken, False
+        conn.unwatch(self, self.slot)
+        try:
+            if isinstance(why, BaseException):  # the read timeout passed
+                conn.close()
+                raise GatewayTimeout()
+            error = conn.error
+            if error is not None:
+                if cycle.scope["method"] in _IDEMPOTENT and conn.reused and error.before_response:
+                    self._retry()  # RFC 9110 section 9.2.2: once, on a fresh connection
+                    return
+                raise BadGateway()
+            if not conn.headers_done:
+                self.slot = conn.watch(self, self.route.read_timeout)
+                return
+            if not conn.complete:
+                # A body still arriving: stream it from a task.
+                pending = res.upstream.relay(conn, cycle.send, self.route.read_timeout)
+                _continue(cycle, complete(pending, cycle.scope, cycle.send, res, out))
+                return
+            status, headers, body = complete_response(conn)
+            res.upstream.release(conn)
+            out.status = status
+            _answer(cycle, status, headers, body)
+        except JwtGateError as exc:
+            _answer(cycle, *refusal(cycle.scope, exc, out))
+        except Exception as exc:
+            conn.close()
+            _failed(cycle, exc)
+            return
+        _done(cycle, res, out)
+
+    def _retry(self) -> None:
+        _forward(
+            self.cycle,
+            self.res,
+            self.route,
+            self.base,
+            self.target,
+            self.headers,
+            self.out,
+            retry=False,
+        )
+
+
+def _forward(
+    cycle: Cycle,
+    res: Resources,
+    route: CompiledRoute,
+    base: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    out: Outcome,
+    *,
+    retry: bool,
+) -> None:
+    """Send the request the ASGI path's way, from a task (it may connect first)."""
+    pending = res.upstream.forward(
+        base,
+        target,
+        cycle.scope["method"],
+        headers,
+        cycle.receive,
+        cycle.send,
+        has_body=False,
+        content_length=None,
+        max_body=route.max_body_bytes,
+        connect_timeout=route.connect_timeout,
+        read_timeout=route.read_timeout,
+        retry=retry,
+    )
+    _continue(cycle, complete(pending, cycle.scope, cycle.send, res, out))
+
+
+def _answer(cycle: Cycle, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """Write a whole response now, or from a task if the client must drain first."""
+    if not cycle.respond(status, headers, body):
+        _continue(cycle, send_simple(cycle.send, status, headers, body))
+
+
+def _continue(cycle: Cycle, rest: Awaitable[None]) -> None:
+    """Finish the request in a task; ``Cycle.run`` guards it and reports it finished."""
+    cycle.task = cycle.conn.loop.create_task(cycle.run(lambda _scope, _receive, _send: rest))
+
+
+def _done(cycle: Cycle, res: Resources, out: Outcome) -> None:
+    record(cycle.scope, res, out)
+    if cycle.task is None:  # else the task writing the response reports it finished
+        cycle.conn.finished(cycle)
+
+
+def _failed(cycle: Cycle, exc: Exception) -> None:
+    # As Cycle.run does for an application that raises: a fixed 500 or a close.
+    _log.error("request failed: %s", where(exc))
+    cycle.fail()
+    if cycle.task is None:
+        cycle.conn.finished(cycle)

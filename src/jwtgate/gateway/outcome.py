@@ -1,0 +1,52 @@
+"""Stage 8: what one request came to, counted and written to the access log."""
+
+from __future__ import annotations
+
+import time
+
+from jwtgate.gateway.asgi import Scope
+from jwtgate.gateway.state import Resources
+
+__all__ = ["Outcome", "record"]
+
+
+class Outcome:
+    """Per-request facts for the access log and metrics."""
+
+    __slots__ = ("code", "from_proxy", "request_id", "route", "started", "status", "subject")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.from_proxy = False
+        self.request_id = b"-"
+        self.route = "-"
+        self.status = 500
+        self.code: str | None = None
+        self.subject: str | None = None
+
+
+def record(scope: Scope, res: Resources, out: Outcome) -> None:
+    """Count the answered request and write its access-log line."""
+    elapsed = time.perf_counter() - out.started
+    code = out.code
+    res.stats.record(out.status, code)
+    metrics = res.metrics
+    if metrics is not None:
+        metrics.request(out.route, out.status, elapsed)
+        if code is not None:
+            metrics.auth("denied", code)
+        if out.status == 429:
+            metrics.rate_limited(out.route)
+    if res.access.enabled:
+        client = scope.get("client")
+        res.access.log(
+            request_id=out.request_id.decode("latin-1"),
+            route=out.route,
+            method=scope["method"],
+            path=scope["path"],
+            status=out.status,
+            latency_ms=elapsed * 1000.0,
+            subject=out.subject,
+            error_code=code,
+            client_ip=client[0] if client else None,
+        )
