@@ -3,12 +3,13 @@
 * :func:`b64url_decode` (pybase64 plus a padding/trailing-bits table) against
   "stdlib decode, then re-encode and compare", exhaustively for short
   segments and by hypothesis for long ones.
-* :func:`parse_json_object`'s orjson path, whose duplicate-member proof
-  counts colons, against the strict ``object_pairs_hook`` path: the same dict
-  or the same exception class for every input, including inputs built to fool
-  a colon count (escaped colons, colons in keys, nesting) and every place
-  where orjson and the stdlib decoder are known to differ (integers beyond
-  64 bits, 1e400, nesting depth, BOM, control characters, whitespace).
+* :func:`parse_json_object`'s orjson paths (text that orjson writes back
+  unchanged; otherwise a duplicate-member proof that counts colons) against
+  the strict ``object_pairs_hook`` path: the same dict or the same exception
+  class for every input, including inputs built to fool a colon count
+  (escaped colons, colons in keys, nesting) and every place where orjson and
+  the stdlib decoder are known to differ (integers beyond 64 bits, 1e400,
+  nesting depth, BOM, control characters, whitespace).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -276,6 +278,56 @@ def test_json_fast_path_is_taken_for_plain_payloads(
     monkeypatch.setattr(_codec, "_parse_strict", strict_not_expected)
     payload = json.dumps(claims, separators=(",", ":")).encode()
     assert parse_json_object(payload) == claims
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"s": 'quote " backslash \\ newline \n tab \t nul \x00 del \x7f', "e": "\u00e9\U0001f600"},
+        {"f": [0.1, -0.0, 1e-7, 1e22, 5e-324, 1.7976931348623157e308], "n": [2**63 - 1, -(2**63)]},
+        {"o": {"p": {"q": [[], {}, [None, True, False]]}}, "u": "\u2028\ufeff"},
+    ],
+)
+def test_json_canonical_path_is_taken_for_orjson_text(
+    claims: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text that orjson writes back unchanged needs neither the proof nor the strict path."""
+
+    def not_expected(*args: Any) -> Any:
+        raise AssertionError(args)
+
+    raw = orjson.dumps(claims)
+    expected = strict_outcome(raw)
+    monkeypatch.setattr(_codec, "_parse_strict", not_expected)
+    monkeypatch.setattr(_codec, "_unrepeated", not_expected)
+    assert ("ok", parse_json_object(raw)) == expected
+    assert list(parse_json_object(raw).items()) == list(expected[1].items())
+
+
+_ORJSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(
+    st.dictionaries(st.text(max_size=4), _ORJSON_VALUES, max_size=6),
+    st.lists(st.tuples(st.integers(0, 400), st.sampled_from(list(':,{}"\\[] 0.e'))), max_size=2),
+)
+def test_json_fast_path_matches_strict_on_orjson_text(obj: dict[str, Any], edits: Any) -> None:
+    """orjson's own output (the canonical path), then the same text mangled."""
+    raw = orjson.dumps(obj)
+    assert_same(raw)
+    for pos, ch in edits:
+        pos %= len(raw) + 1
+        raw = raw[:pos] + ch.encode() + raw[pos:]
+    assert_same(raw)
 
 
 _KEYS = st.sampled_from(["a", "b", "iss", "a:b", ":", "{", "x"])

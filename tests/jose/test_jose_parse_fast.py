@@ -61,6 +61,13 @@ HEAD, BODY, SIG = GOOD.split(".")
         ".",
         "..",
         "...",
+        # the fast path splits at the last dot, then the first: extra dots
+        # anywhere must still reach the strict path's error
+        HEAD + "." + BODY + "." + SIG + "." + SIG,
+        HEAD + "." + BODY + ".." + SIG,
+        HEAD + ".." + BODY + "." + SIG,
+        HEAD + "." + BODY[:8] + "." + BODY[8:] + "." + SIG,
+        "." + BODY + "." + SIG,
         HEAD + "." + BODY + "=." + SIG,
         HEAD + "." + BODY + "." + SIG + "=",
         HEAD + "." + BODY + "." + SIG[:-1] + "B",

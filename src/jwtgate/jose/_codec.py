@@ -81,15 +81,13 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignor
 # equals the strict decoder's (see parse_json_object).  orjson itself refuses
 # invalid UTF-8 (encoded surrogates included), a BOM, NaN/Infinity, control
 # characters in strings, trailing data and numbers that overflow a double, and
-# takes the same four whitespace characters; what it does differently is
-# guarded here:
-# * an integer outside [-2**63, 2**64) becomes a float, so every run of 19 or
-#   more digits (any such integer has one) goes to the strict path;
-# * it nests to depth 1023, deeper than the stdlib scanner, whose limit
-#   depends on the caller's stack: a text that could nest deeper than 256
-#   (longer than 512 bytes and with 256 or more "[" or "{") goes to the
-#   strict path too.
+# takes the same four whitespace characters.  It differs in three ways: it
+# keeps the last of repeated member names (RFC 7515 section 5.2 requires a
+# refusal), it turns an integer outside [-2**63, 2**64) into a float, and it
+# nests to depth 1023, deeper than the stdlib scanner, whose limit depends on
+# the caller's stack.
 _loads = orjson.loads
+_dumps = orjson.dumps
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_NUMBER = b"0" * 19
 _SHALLOW_BYTES = 512
@@ -110,6 +108,37 @@ def _string_colons(obj: dict[str, Any]) -> int:
     return found
 
 
+def _unrepeated(raw: bytes, obj: dict[str, Any]) -> bool:
+    """True if orjson's ``obj`` for a non-canonical ``raw`` is provably the strict result.
+
+    Integers of 19 or more digits (every one orjson turns into a float has
+    that many) and texts that could nest deeper than 256 (longer than 512
+    bytes, with 256 or more brackets) are left to the strict path.  The
+    duplicate proof needs a text without escapes (so also without surrogate
+    escapes), in which every string literal's text is its value.  Outside
+    literals each member has exactly one ":", so
+      raw.count(":") = members + colons inside literals
+                    >= members + colons of any literals that survived.
+    The object has len(obj) distinct keys and members >= len(obj), so if the
+    colons of some surviving strings make up the difference ("extra"),
+    members == len(obj): nothing repeats, at any depth (a nested member
+    would be one more).
+    """
+    if (
+        _BACKSLASH in raw
+        or raw.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) >= 0
+        or (len(raw) > _SHALLOW_BYTES and raw.count(b"[") + raw.count(b"{") >= _MAX_BRACKETS)
+    ):
+        return False
+    extra = raw.count(_COLON) - len(obj)
+    if not extra:
+        return True
+    # RFC 7519 section 4.1.1: the issuer, usually a URL, holds the usual
+    # colon; count it alone before counting every string.
+    iss = obj.get("iss")
+    return (type(iss) is str and iss.count(":") == extra) or _string_colons(obj) == extra
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse UTF-8 JSON bytes that must hold one object, strictly.
 
@@ -118,36 +147,27 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     ``\\ud800``-style escapes of lone surrogates are refused too, because the
     resulting string cannot be re-encoded as UTF-8 (RFC 8259 section 8.2).
     """
-    if (
-        _BACKSLASH not in raw
-        and raw.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) < 0
-        and (len(raw) <= _SHALLOW_BYTES or raw.count(b"[") + raw.count(b"{") < _MAX_BRACKETS)
-    ):
-        # Fast path: orjson, whose result stands only if no member name can
-        # repeat (orjson keeps the last value, RFC 7515 section 5.2 requires a
-        # refusal).  The proof needs a text without escapes (so also without
-        # surrogate escapes), in which every string literal's text is its
-        # value.  Outside literals each member has exactly one ":", so
-        #   raw.count(":") = members + colons inside literals
-        #                 >= members + colons of any literals that survived.
-        # The object has len(obj) distinct keys and members >= len(obj), so if
-        # the colons of some surviving strings make up the difference
-        # ("extra"), members == len(obj): nothing repeats, at any depth (a
-        # nested member would be one more).  Otherwise the strict path decides.
-        try:
-            obj = _loads(raw)
-        except ValueError:
-            pass  # the strict path below raises the precise error, in its order
-        else:
-            if type(obj) is dict:
-                extra = raw.count(_COLON) - len(obj)
-                if not extra:
+    try:
+        obj = _loads(raw)
+    except ValueError:
+        pass  # the strict path below raises the precise error, in its order
+    else:
+        if type(obj) is dict:
+            # Fast path 1, compact JSON as issuers write it: if orjson writes
+            # the parsed object back as exactly ``raw``, then ``raw`` has no
+            # repeated member (a dict has none to write), no integer turned
+            # float (a float is written with "." or "e"), no whitespace and
+            # nests at most 255 deep (orjson writes no deeper); and the stdlib
+            # reads back what orjson wrote (shortest round-trip floats, plain
+            # escapes), so the strict path would return this same object.
+            try:
+                if _dumps(obj) == raw:
                     return obj
-                # RFC 7519 section 4.1.1: the issuer, usually a URL, holds the
-                # usual colon; count it alone before counting every string.
-                iss = obj.get("iss")
-                if (type(iss) is str and iss.count(":") == extra) or _string_colons(obj) == extra:
-                    return obj
+            except TypeError:  # orjson.JSONEncodeError: too deep to write
+                pass
+            # Fast path 2, any other text that passes the guards and the proof.
+            if _unrepeated(raw, obj):
+                return obj
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

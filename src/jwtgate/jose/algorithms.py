@@ -146,10 +146,10 @@ def make_verifier(spec: AlgSpec, key: Any) -> VerifyFn:
 
 
 def _hmac_verifier(secret: bytes, spec: AlgSpec) -> VerifyFn:
-    algo = _HASHES[spec.hash_bits or ""]
+    algo = _HASHES[spec.hash_bits or ""]()  # immutable: one instance serves every call
 
     def verify(data: bytes, sig: bytes) -> bool:
-        mac = HMAC(secret, algo())
+        mac = HMAC(secret, algo)
         mac.update(data)
         try:
             mac.verify(sig)  # constant-time comparison inside OpenSSL

@@ -25,6 +25,7 @@ __all__ = ["check_time", "validate_claims"]
 # arithmetic also keeps huge integers from overflowing float conversion.
 _MAX_NUMERIC = 2.0**53
 _MAX_INT = 2**53
+_MIN_INT = -_MAX_INT
 _EMPTY: frozenset[str] = frozenset()
 _new_builder = object.__new__
 _MISSING: Any = object()
@@ -113,38 +114,39 @@ def validate_claims(
     # Exact-spelling fast path first; typ_allowed() handles case and prefix.
     if typ not in policy._typ_exact and not policy.typ_allowed(typ):
         raise TypMismatch()
-    exp, iat = claims.get("exp"), claims.get("iat")
+    get = claims.get  # bound once: about ten lookups follow
+    exp, iat = get("exp"), get("iat")
     # Fast path: integers in range and no nbf (int bounds: no int/float compare).
     if (
         type(exp) is int
         and type(iat) is int
-        and -_MAX_INT <= exp <= _MAX_INT
-        and -_MAX_INT <= iat <= _MAX_INT
+        and _MIN_INT <= exp <= _MAX_INT
+        and _MIN_INT <= iat <= _MAX_INT
         and "nbf" not in claims
     ):
         nbf = None
     else:
         exp, iat, nbf = _numbers(claims)
     check_time(policy, now, exp, iat, nbf)
-    aud = claims.get("aud")
+    aud = get("aud")
     # RFC 7519 section 4.1.3: one of the token's audiences must be ours.
     if not (type(aud) is str and aud in policy.audiences) and _audiences(aud).isdisjoint(
         policy.audiences
     ):
         raise AudienceMismatch()
-    subject, jti, client_id = claims.get("sub"), claims.get("jti"), claims.get("client_id")
+    subject, jti, client_id = get("sub"), get("jti"), get("client_id")
     if not (type(subject) is str and type(jti) is str and type(client_id) is str):
         subject = _string(claims, "sub", True)
         jti = _string(claims, "jti", True)
         client_id = _string(claims, "client_id", True)
     if not (subject and jti and client_id):
         raise InvalidClaim("sub, jti and client_id must be non-empty strings")
-    sid = claims.get("sid", _MISSING)
+    sid = get("sid", _MISSING)
     if sid is _MISSING:
         sid = None
     elif type(sid) is not str or not sid:
         raise InvalidClaim("the sid claim is not a non-empty string")
-    scope = claims.get("scope", _MISSING)
+    scope = get("scope", _MISSING)
     if scope is _MISSING:
         scopes: frozenset[str] = _EMPTY
     elif type(scope) is str:
@@ -158,7 +160,7 @@ def validate_claims(
         scopes = cached
     else:
         raise InvalidClaim("the scope claim must be a space-separated string")
-    roles_value = claims.get("roles", _MISSING)
+    roles_value = get("roles", _MISSING)
     if roles_value is _MISSING:
         roles: frozenset[str] = _EMPTY
     elif type(roles_value) is list:

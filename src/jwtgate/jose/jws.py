@@ -160,9 +160,11 @@ def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, b
         and "/" not in token
         and "=" not in token
     ):
-        head, _, rest = token.partition(".")
-        body, dot, sig = rest.partition(".")
-        if dot:  # a third dot lands in sig, which the decoder refuses
+        # Split at the last dot first: its left side is the signing input
+        # (RFC 7515 section 5.2 step 8), so no slice of the token is needed.
+        signed, _, sig = token.rpartition(".")
+        head, dot, body = signed.partition(".")
+        if dot:  # a third dot lands in body, which the decoder refuses
             try:
                 info = _header_cache[head]
                 payload = _b64decode(body + _PADS[len(body) & 3][body[-1:]], b"-_", True)
@@ -170,8 +172,7 @@ def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, b
             except (KeyError, ValueError):
                 pass  # not cached, not canonical or not base64url: the strict path says which
             else:
-                signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
-                return info, payload, signing_input, signature
+                return info, payload, signed.encode("ascii"), signature
     return _parse_strict(token, max_bytes)
 
 

@@ -116,16 +116,11 @@ class Verifier:
                 self.cache_hits += 1
                 return result
         self.cache_misses += 1
-        result, policy, key, version, nbf = self._verify(token)
-        if self._cache_size:
-            if len(self._cache) >= self._cache_size:
-                self._cache.popitem(last=False)  # least recently used
-            self._cache[token] = _Entry(result, policy, key, version, nbf)
-        return result
+        return self._verify(token, self._cache_size > 0)
 
     def verify_uncached(self, token: str) -> VerifiedToken:
         """Verify ``token`` fully, neither reading nor filling the cache."""
-        return self._verify(token)[0]
+        return self._verify(token, False)
 
     def _check_revoked(self, result: VerifiedToken) -> None:
         view = self._revocation
@@ -134,9 +129,10 @@ class Verifier:
         ):
             raise TokenRevoked()
 
-    def _verify(
-        self, token: str
-    ) -> tuple[VerifiedToken, IssuerPolicy, VerificationKey, int, float | None]:
+    def _verify(self, token: str, remember: bool) -> VerifiedToken:
+        # The order of the checks is the module docstring's; each raises the
+        # first error a token has.  ``remember`` fills the cache directly, so
+        # the uncached path builds no entry and reads no key-set version.
         (header, alg, kid, typ), payload, signing_input, signature = parse_token(
             token, self._max_bytes
         )
@@ -156,7 +152,9 @@ class Verifier:
         if kid is None:
             raise UnknownKeyId("the token has no key id")
         keys = policy.keys
-        version = keys.version
+        # Read before the key: a key set that changes in between leaves an
+        # entry with the old version, which the next hit throws away.
+        version = keys.version if remember else 0
         key = keys.get(kid)
         if key is None:
             raise UnknownKeyId()
@@ -170,5 +168,9 @@ class Verifier:
             result.jti, result.sid, result.subject, result.iat or 0.0
         ):
             raise TokenRevoked()
-        nbf = claims.get("nbf")
-        return result, policy, key, version, nbf
+        if remember:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                cache.popitem(last=False)  # least recently used
+            cache[token] = _Entry(result, policy, key, version, claims.get("nbf"))
+        return result
