@@ -38,9 +38,10 @@ class H1Connection:
         self.limits = state.limits
         self.loop = state.loop
         self.parser = httptools.HttpRequestParser(self)
-        # The application's fast lane, if it has one: ``lane(cycle)`` takes a
-        # request without a task, or returns False (jwtgate.gateway.lane).
-        self._lane: Callable[[Cycle], bool] | None = getattr(state.app, "lane", None)
+        # The application's fast lane, if it has one: ``lane.take(cycle)``
+        # takes a request without a task, or returns False (jwtgate.gateway.lane).
+        lane = getattr(state.app, "lane", None)
+        self._lane: Callable[[Cycle], bool] | None = lane.take if lane is not None else None
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int] | None = None

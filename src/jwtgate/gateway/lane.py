@@ -54,14 +54,14 @@ _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 
 class Lane:
-    """Takes a request the fast lane can carry; ``lane(cycle)`` is False otherwise."""
+    """Takes a request the fast lane can carry; ``take(cycle)`` is False otherwise."""
 
     __slots__ = ("_app",)
 
     def __init__(self, app: GatewayApp) -> None:
         self._app = app
 
-    def __call__(self, cycle: Cycle) -> bool:
+    def take(self, cycle: Cycle) -> bool:
         """Handle ``cycle`` (True) or leave it untouched for the ASGI path (False)."""
         if not cycle.body_done or cycle.conn.write_waiter is not None:
             return False  # a body to stream, or a client that is not reading
