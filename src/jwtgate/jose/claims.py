@@ -66,15 +66,16 @@ def check_time(
     leeway = policy.leeway
     if now >= exp + leeway:  # RFC 7519 section 4.1.4
         raise TokenExpired()
-    if nbf is not None and nbf > now + leeway:  # RFC 7519 section 4.1.5
+    late = now + leeway
+    if nbf is not None and nbf > late:  # RFC 7519 section 4.1.5
         raise NotYetValid()
     if iat is not None:
-        if iat > now + leeway:  # RFC 7519 section 4.1.6
+        if iat > late:  # RFC 7519 section 4.1.6
             raise IssuedInFuture()
         if exp - iat > policy.max_lifetime:
             raise LifetimeExceeded()
     # Bounds tokens that lie about iat too, so `exp: 1e300` never passes.
-    if exp - now > policy.max_lifetime + leeway:
+    if exp - now > policy._horizon:  # max_lifetime + leeway
         raise LifetimeExceeded()
 
 

@@ -144,8 +144,8 @@ def _split(token: object, max_bytes: int) -> list[str]:
 def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, bytes]:
     """The verifier's form of :func:`parse_compact`: ``(header info, payload, signing_input, sig)``.
 
-    The fast path takes only tokens that are plainly well formed: ASCII,
-    without ``+``, ``/`` or ``=`` anywhere, exactly two dots, a header already
+    The fast path takes only tokens that are plainly well formed: without
+    ``+``, ``/`` or ``=`` anywhere (non-ASCII makes the decoder fail), exactly two dots, a header already
     validated (cached), and canonical lengths and trailing bits for the other
     two segments.  It decodes with the same validating decoder as
     :func:`b64url_decode`, so it returns exactly what the strict path would;
@@ -155,7 +155,6 @@ def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, b
     if (
         type(token) is str
         and len(token) <= max_bytes
-        and token.isascii()
         and "+" not in token
         and "/" not in token
         and "=" not in token

@@ -37,6 +37,7 @@ class IssuerPolicy:
     max_token_bytes: int = 8192
     _typ_norm: frozenset[str] = field(init=False, repr=False, compare=False)
     _typ_exact: frozenset[str] = field(init=False, repr=False, compare=False)
+    _horizon: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.issuer, str) or not self.issuer:
@@ -56,6 +57,8 @@ class IssuerPolicy:
         object.__setattr__(self, "_typ_norm", norm)
         exact = set(self.typ) | norm | {"application/" + t for t in norm}
         object.__setattr__(self, "_typ_exact", frozenset(exact))
+        # The furthest exp may lie ahead of now (claims.check_time).
+        object.__setattr__(self, "_horizon", self.max_lifetime + self.leeway)
 
     def typ_allowed(self, typ: Any) -> bool:
         """True if this ``typ`` header is accepted (always, if ``typ`` is empty)."""
