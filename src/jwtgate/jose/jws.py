@@ -145,9 +145,9 @@ def parse_token(token: str, max_bytes: int) -> tuple[HeaderInfo, bytes, bytes, b
     """The verifier's form of :func:`parse_compact`: ``(header info, payload, signing_input, sig)``.
 
     The fast path takes only tokens that are plainly well formed: without
-    ``+``, ``/`` or ``=`` anywhere (non-ASCII makes the decoder fail), exactly two dots, a header already
-    validated (cached), and canonical lengths and trailing bits for the other
-    two segments.  It decodes with the same validating decoder as
+    ``+``, ``/`` or ``=`` anywhere (the decoder refuses non-ASCII), exactly
+    two dots, a header already validated (cached), and canonical lengths and
+    trailing bits for the other two segments.  It decodes with the same validating decoder as
     :func:`b64url_decode`, so it returns exactly what the strict path would;
     anything else goes to the strict path, which raises the precise error in
     the RFC order.
