@@ -141,8 +141,13 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------- helpers
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            # Woken once is enough: whoever waits looks at the state and
+            # arms a new waiter if it must wait again. The body and end of a
+            # small response then cost no call to the waiter at all.
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _fail(self) -> None:
         self._error = UpstreamClosed(not self._got_bytes)
