@@ -388,18 +388,20 @@ def test_json_fast_path_matches_strict_numbers(numbers: list[str]) -> None:
     assert_same(('{"l":[' + ",".join(numbers) + "]}").encode())
 
 
-@settings(max_examples=2000, deadline=None, database=None)
-@given(
-    st.dictionaries(
-        st.text(max_size=4),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
-            max_leaves=6,
-        ),
-        max_size=6,
-    )
+# Objects as Python holds them: any integer, NaN and infinities, any text.
+_PY_OBJECTS = st.dictionaries(
+    st.text(max_size=4),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        max_leaves=6,
+    ),
+    max_size=6,
 )
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(_PY_OBJECTS)
 def test_json_fast_path_matches_strict_serialised(obj: dict[str, Any]) -> None:
     """Whatever json.dumps writes (big integers, NaN, any text), unmutated."""
     assert_same(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))
@@ -416,15 +418,7 @@ def test_json_fast_path_matches_strict_bytes(junk: bytes, prefix: bytes) -> None
 
 @settings(max_examples=2000, deadline=None, database=None)
 @given(
-    st.dictionaries(
-        st.text(max_size=4),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
-            max_leaves=6,
-        ),
-        max_size=6,
-    ),
+    _PY_OBJECTS,
     st.lists(st.tuples(st.integers(0, 400), st.sampled_from(list(':,{}"\\[] '))), max_size=3),
 )
 def test_json_fast_path_matches_strict_mutated(obj: dict[str, Any], edits: Any) -> None:
