@@ -128,7 +128,17 @@ def validate_claims(
         nbf = None
     else:
         exp, iat, nbf = _numbers(claims)
-    check_time(policy, now, exp, iat, nbf)
+    # check_time's pass conditions, inline for the usual token; if any fails,
+    # check_time itself decides, raising the first error in its order.
+    leeway = policy.leeway
+    if not (
+        nbf is None
+        and now < exp + leeway
+        and iat <= now + leeway
+        and exp - iat <= policy.max_lifetime
+        and exp - now <= policy._horizon
+    ):
+        check_time(policy, now, exp, iat, nbf)
     aud = get("aud")
     # RFC 7519 section 4.1.3: one of the token's audiences must be ours.
     if not (type(aud) is str and aud in policy.audiences) and _audiences(aud).isdisjoint(
