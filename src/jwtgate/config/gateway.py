@@ -144,7 +144,12 @@ class GatewaySettings(Section):
     admin_listener: AdminListenerSettings | None = Field(
         default_factory=AdminListenerSettings, description="/metrics, /healthz; null: none"
     )
-    workers: int = Field(default=1, ge=1, le=64, description="worker processes")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="worker processes (on Linux each has its own SO_REUSEPORT listening socket)",
+    )
     http_server: Literal["lean", "uvicorn"] = Field(
         default="lean",
         description="HTTP/1.1 server of every listener, serve auth included: lean or uvicorn",
