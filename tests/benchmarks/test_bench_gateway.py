@@ -175,3 +175,21 @@ def test_parse_cache_counters() -> None:
     )
     assert gateway.parse_cache_counters(text) == (1234.0, 66.0)
     assert gateway.parse_cache_counters("") == (0.0, 0.0)
+
+
+def test_one_token_target_uses_the_median_of_interleaved_pairs() -> None:
+    # Rows minutes apart see different load on a shared machine; back-to-back
+    # pairs do not, so their median ratio decides the one-token target.
+    s = gateway.Settings(tokens=10_000)
+    rows = [
+        gateway.Row("nginx reverse proxy, no auth", upstream.WrkResult(60_000, 1, 5, 1, 0, 0)),
+        gateway.Row("jwtgate cache on ES256 1 token", upstream.WrkResult(12_000, 1, 5, 1, 0, 0)),
+    ]
+    pairs = [(40_000.0, 21_000.0), (50_000.0, 24_000.0), (30_000.0, 18_000.0)]
+    rep = gateway.report(rows, [], s, pairs)
+    assert rep["paired_ratio"] == pytest.approx(0.525)
+    assert rep["targets"]["ES256 1 token >= 0.5x nginx (median of interleaved pairs)"] is True
+    assert "ES256 1 token >= 0.5x nginx" not in rep["targets"]  # the single row (0.2x) is not used
+    table = gateway.format_table(rep)
+    assert "pair 2: 50,000 vs 24,000 req/s = 0.48x" in table
+    assert "median ratio: 0.53x" in table
