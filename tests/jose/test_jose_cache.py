@@ -96,6 +96,26 @@ def test_key_set_change_clears_the_cache(
     assert verifier.cache_hits == 0
 
 
+def test_static_source_lookup_follows_set_keys_uncached(
+    session_keys: dict[str, SigningKey], clock: FrozenClock
+) -> None:
+    """The uncached path reads the source's current set, never a stale dict."""
+    from jwtgate.jose import KeySource
+
+    key = session_keys["EdDSA"]
+    verifier, source, minter = _setup(key, clock, cache_size=0)
+    token = minter.mint("alice").token
+    assert isinstance(source, KeySource)
+    before = source.get
+    source.set_keys([])
+    with pytest.raises(TokenError) as err:
+        verifier.verify_uncached(token)
+    assert err.value.code == "unknown_kid"
+    assert before(key.kid) is key.verification_key()  # the old set was replaced, not emptied
+    source.set_keys([key.verification_key()])
+    assert verifier.verify_uncached(token).kid == key.kid
+
+
 class _SneakySource:
     """A source that drops a key without bumping its version (a buggy source)."""
 

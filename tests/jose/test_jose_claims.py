@@ -78,6 +78,16 @@ CLAIM_VECTORS: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
     ("RFC9068-2.2 jti missing", {"jti": None}, {}, "missing_claim"),
     ("RFC9068-2.2 client_id missing", {"client_id": None}, {}, "missing_claim"),
     ("RFC9068-2.2 client_id not a string", {"client_id": 1}, {}, "invalid_claim"),
+    # A missing required claim must not change the order of the checks.
+    (
+        "order: expired before client_id missing",
+        {"exp": NOW - 31, "client_id": None},
+        {},
+        "token_expired",
+    ),
+    ("order: aud before sub missing", {"aud": "other", "sub": None}, {}, "audience_mismatch"),
+    ("order: aud missing before sub missing", {"aud": None, "sub": None}, {}, "missing_claim"),
+    ("order: sub invalid before jti missing", {"sub": 42, "jti": None}, {}, "invalid_claim"),
     ("RFC8693-4.2 scope as list", {"scope": ["a", "b"]}, {}, "invalid_claim"),
     ("RFC8693-4.2 scope null", {"scope": "__null__"}, {}, "invalid_claim"),
     ("RFC7643 roles as string", {"roles": "admin"}, {}, "invalid_claim"),

@@ -17,7 +17,7 @@ Decisions, in the spirit of RFC 8725:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from jwtgate.errors import KeyMaterialError, MalformedToken
@@ -36,8 +36,10 @@ _versions = itertools.count(1)
 class JwksKeySet:
     """An immutable set of verification keys from one JWKS document."""
 
-    __slots__ = ("_keys", "_version", "kids", "skipped")
+    __slots__ = ("_keys", "_version", "get", "kids", "skipped")
 
+    get: Callable[[str], VerificationKey | None]
+    """The key with this kid, or ``None`` (the key dict's own ``get``: one C call per lookup)."""
     kids: frozenset[str]
     skipped: int
     """How many keys were skipped as unusable (see the module docstring)."""
@@ -45,6 +47,7 @@ class JwksKeySet:
     def __init__(self, keys: Mapping[str, VerificationKey], skipped: int = 0) -> None:
         """Use :meth:`parse`."""
         self._keys = dict(keys)
+        self.get = self._keys.get
         self._version = next(_versions)
         self.kids = frozenset(self._keys)
         self.skipped = skipped
@@ -53,10 +56,6 @@ class JwksKeySet:
     def version(self) -> int:
         """Unique per parsed document (sets are immutable)."""
         return self._version
-
-    def get(self, kid: str) -> VerificationKey | None:
-        """The key with this kid, or ``None``."""
-        return self._keys.get(kid)
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from jwtgate.jose.keys import VerificationKey
@@ -32,8 +33,16 @@ class KeySource(Protocol):
 class StaticKeySource:
     """A fixed set of verification keys (tests, pinned configuration)."""
 
+    get: Callable[[str], VerificationKey | None]
+    """The key with this kid, or ``None``.
+
+    The key dict's own ``get``, so the verifier's lookup is one C call; it is
+    rebound, never mutated, when the set changes.
+    """
+
     def __init__(self, keys: list[VerificationKey] | tuple[VerificationKey, ...] = ()) -> None:
         self._keys = {k.kid: k for k in keys}
+        self.get = self._keys.get
         self._version = 1
 
     @property
@@ -41,11 +50,8 @@ class StaticKeySource:
         """Bumped by :meth:`set_keys`."""
         return self._version
 
-    def get(self, kid: str) -> VerificationKey | None:
-        """The key with this kid, or ``None``."""
-        return self._keys.get(kid)
-
     def set_keys(self, keys: list[VerificationKey] | tuple[VerificationKey, ...]) -> None:
         """Replace the trusted set."""
         self._keys = {k.kid: k for k in keys}
+        self.get = self._keys.get
         self._version += 1
