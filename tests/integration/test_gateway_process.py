@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -284,6 +285,51 @@ async def test_a_dead_workers_share_of_connections_goes_to_the_others(
     assert len(children) == 2
     assert statuses == [200] * 24
     assert code != 0  # the parent reports the worker that was killed
+
+
+async def test_workers_exit_when_the_parent_is_killed(
+    tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
+) -> None:
+    # A parent killed outright cannot forward SIGTERM; the kernel sends it
+    # to the workers instead (PR_SET_PDEATHSIG), so none keeps the port.
+    port, admin = new_port(), new_port()
+    async with echo_upstream() as up:
+        config = tmp_path / "gw.yaml"
+        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
+        gateway = {
+            "listeners": [{"port": port}],
+            "admin_listener": {"port": admin},
+            "workers": 2,
+            "routes": [route],
+        }
+        _write_config(config, data_dir, gateway)
+        with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
+            await _wait_ready(gw)
+            pid = gw.proc.pid
+            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
+            children = [int(c) for c in (await asyncio.to_thread(proc_children.read_text)).split()]
+            gw.proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(gw.proc.wait, 10)
+            deadline = time.monotonic() + 15
+            alive = children
+            while alive and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                alive = [c for c in children if _running(c)]
+    assert len(children) == 2
+    assert alive == []
+    free = socket.socket()
+    try:
+        free.bind(("127.0.0.1", port))  # nobody holds the port any more
+    finally:
+        free.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent could reap it
 
 
 async def test_jwks_url_rotation_picked_up_without_failed_request(

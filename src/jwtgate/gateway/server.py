@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -34,6 +35,7 @@ from jwtgate.runtime import ComponentFactory
 __all__ = ["bind_socket", "check_workers", "serve"]
 
 _log = logging.getLogger("jwtgate.gateway")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def check_workers(config: JwtGateConfig) -> None:
@@ -92,6 +94,25 @@ def bind_group(host: str, port: int, count: int) -> list[socket.socket]:
             sock.close()
         raise
     return group
+
+
+def _follow_parent(parent: int) -> None:
+    """Have this worker drain and exit when the parent dies (Linux).
+
+    A parent killed outright (SIGKILL, OOM) cannot forward a signal; its
+    workers would go on serving with nobody to stop them, holding the port
+    so that a restarted gateway cannot bind it. Linux delivers SIGTERM to
+    the worker instead (prctl PR_SET_PDEATHSIG), which drains as usual.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _private(group: list[socket.socket]) -> bool:
@@ -162,10 +183,12 @@ def serve(
         return
     metrics_dir = _use_multiprocess_metrics()
     children: list[int] = []
+    parent = os.getpid()
     for index in range(workers):
         own = [g[index] for g in groups]
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
+            _follow_parent(parent)
             # Only this worker may hold its group sockets: a dead worker's
             # socket must close, so that the kernel stops queueing on it.
             for g in groups:
