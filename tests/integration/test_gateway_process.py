@@ -246,23 +246,29 @@ async def test_two_workers_share_listeners_and_metrics(
     assert code == 0
 
 
+def _two_workers(tmp_path: Path, data_dir: Path, upstream: str, port: int, admin: int) -> Path:
+    """A two-worker gateway configuration with one route, ``/api`` to ``upstream``."""
+    config = tmp_path / "gw.yaml"
+    route = {"name": "api", "match": {"prefix": "/api"}, "upstream": upstream}
+    gateway = {
+        "listeners": [{"port": port}],
+        "admin_listener": {"port": admin},
+        "workers": 2,
+        "routes": [route],
+    }
+    _write_config(config, data_dir, gateway)
+    return config
+
+
 async def test_a_dead_workers_share_of_connections_goes_to_the_others(
     tmp_path: Path, data_dir: Path, echo_upstream: Any, new_port: Any
 ) -> None:
     # Each worker has its own SO_REUSEPORT socket. Only that worker may hold
     # it: a copy left open in the parent or a sibling would keep it in the
     # group, and the kernel would keep queueing connections nobody accepts.
-    port, admin = new_port(), new_port()
+    port = new_port()
     async with echo_upstream() as up:
-        config = tmp_path / "gw.yaml"
-        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
-        gateway = {
-            "listeners": [{"port": port}],
-            "admin_listener": {"port": admin},
-            "workers": 2,
-            "routes": [route],
-        }
-        _write_config(config, data_dir, gateway)
+        config = _two_workers(tmp_path, data_dir, up, port, new_port())
         token = {"Authorization": f"Bearer {_mint(data_dir)}"}
         with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
             await _wait_ready(gw)
@@ -292,17 +298,9 @@ async def test_workers_exit_when_the_parent_is_killed(
 ) -> None:
     # A parent killed outright cannot forward SIGTERM; the kernel sends it
     # to the workers instead (PR_SET_PDEATHSIG), so none keeps the port.
-    port, admin = new_port(), new_port()
+    port = new_port()
     async with echo_upstream() as up:
-        config = tmp_path / "gw.yaml"
-        route = {"name": "api", "match": {"prefix": "/api"}, "upstream": up}
-        gateway = {
-            "listeners": [{"port": port}],
-            "admin_listener": {"port": admin},
-            "workers": 2,
-            "routes": [route],
-        }
-        _write_config(config, data_dir, gateway)
+        config = _two_workers(tmp_path, data_dir, up, port, new_port())
         with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
             await _wait_ready(gw)
             pid = gw.proc.pid
