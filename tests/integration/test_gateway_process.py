@@ -232,9 +232,7 @@ async def test_two_workers_share_listeners_and_metrics(
                     async with http.get(f"{gw.base}/api/x", headers=env_token) as resp:
                         streak = streak + 1 if resp.status == 403 else 0
                     await asyncio.sleep(0.01)
-            pid = gw.proc.pid
-            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
-            children = (await asyncio.to_thread(proc_children.read_text)).split()
+            children = await _children(gw)
             gw.proc.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(gw.proc.wait, 20)
     assert statuses == [200] * 20
@@ -244,6 +242,12 @@ async def test_two_workers_share_listeners_and_metrics(
     assert admin_api == 404  # the admin listener never proxies
     assert streak == 20
     assert code == 0
+
+
+async def _children(gw: _Gateway) -> list[int]:
+    """The worker pids of the gateway's parent process."""
+    path = Path(f"/proc/{gw.proc.pid}/task/{gw.proc.pid}/children")
+    return [int(c) for c in (await asyncio.to_thread(path.read_text)).split()]
 
 
 def _two_workers(tmp_path: Path, data_dir: Path, upstream: str, port: int, admin: int) -> Path:
@@ -272,10 +276,8 @@ async def test_a_dead_workers_share_of_connections_goes_to_the_others(
         token = {"Authorization": f"Bearer {_mint(data_dir)}"}
         with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
             await _wait_ready(gw)
-            pid = gw.proc.pid
-            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
-            children = (await asyncio.to_thread(proc_children.read_text)).split()
-            os.kill(int(children[0]), signal.SIGKILL)
+            children = await _children(gw)
+            os.kill(children[0], signal.SIGKILL)
             await asyncio.sleep(0.3)
             fresh = aiohttp.TCPConnector(force_close=True, limit=0)
             timeout = aiohttp.ClientTimeout(total=5)
@@ -303,9 +305,7 @@ async def test_workers_exit_when_the_parent_is_killed(
         config = _two_workers(tmp_path, data_dir, up, port, new_port())
         with _spawn(config, f"http://127.0.0.1:{port}", tmp_path) as gw:
             await _wait_ready(gw)
-            pid = gw.proc.pid
-            proc_children = Path(f"/proc/{pid}/task/{pid}/children")
-            children = [int(c) for c in (await asyncio.to_thread(proc_children.read_text)).split()]
+            children = await _children(gw)
             gw.proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(gw.proc.wait, 10)
             deadline = time.monotonic() + 15
