@@ -33,6 +33,7 @@ def _log(logger: AccessLogger, **overrides: Any) -> None:
     }
     fields.update(overrides)
     logger.log(**fields)
+    logger.flush()
 
 
 def _lines(buf: io.StringIO) -> list[dict[str, Any]]:
@@ -112,7 +113,7 @@ def test_to_file_appends_and_flushes_on_close(tmp_path: Path) -> None:
     target = tmp_path / "access.log"
     logger = AccessLogger.to_file(target)
     for i in range(3):
-        _log(logger, request_id=f"r{i}")
+        _log_unflushed(logger, request_id=f"r{i}")
     logger.close()
     lines = target.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["request_id"] for x in lines] == ["r0", "r1", "r2"]
@@ -138,7 +139,7 @@ def test_lines_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
     target = tmp_path / "access.log"
     logger = AccessLogger.to_file(target, flush_interval=0.0)
     try:
-        _log(logger, request_id="visible")
+        _log_unflushed(logger, request_id="visible")
         assert json.loads(target.read_text(encoding="utf-8"))["request_id"] == "visible"
     finally:
         logger.close()
@@ -148,9 +149,48 @@ def test_lines_are_buffered_between_flushes(tmp_path: Path) -> None:
     target = tmp_path / "access.log"
     logger = AccessLogger.to_file(target, flush_interval=3600.0)
     try:
-        _log(logger, request_id="buffered")
+        _log_unflushed(logger, request_id="buffered")
         assert target.read_text(encoding="utf-8") == ""
         logger.flush()
         assert "buffered" in target.read_text(encoding="utf-8")
     finally:
         logger.close()
+
+
+class _CountingStream(io.StringIO):
+    """An unbuffered stream (as under ``PYTHONUNBUFFERED=1``): every write is a system call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_an_unbuffered_stream_gets_one_write_per_flush() -> None:
+    stream = _CountingStream()
+    logger = AccessLogger(stream, flush_interval=3600.0)
+    for i in range(10):
+        _log_unflushed(logger, request_id=f"r{i}")
+    assert stream.writes == 0  # held in the logger, not one system call per line
+    logger.flush()
+    assert stream.writes == 1
+    assert [x["request_id"] for x in _lines(stream)] == [f"r{i}" for i in range(10)]
+
+
+def test_a_full_buffer_is_written_without_waiting_for_the_interval() -> None:
+    stream = _CountingStream()
+    logger = AccessLogger(stream, flush_interval=3600.0, max_lines=4)
+    for i in range(9):
+        _log_unflushed(logger, request_id=f"r{i}")
+    assert stream.writes == 2  # after lines 4 and 8
+    assert len(_lines(stream)) == 8
+
+
+def _log_unflushed(logger: AccessLogger, request_id: str) -> None:
+    logger.log(
+        request_id=request_id, route="echo", method="GET", path="/", status=200,
+        latency_ms=1.0, subject=None, error_code=None, client_ip=None,
+    )  # fmt: skip

@@ -39,6 +39,7 @@ _TEXT = st.one_of(
 def _line(logger: AccessLogger, buf: io.StringIO, **fields: object) -> str:
     start = len(buf.getvalue())
     logger.log(**fields)  # type: ignore[arg-type]
+    logger.flush()
     line = buf.getvalue()[start:]
     assert line.endswith("\n")
     assert line.count("\n") == 1

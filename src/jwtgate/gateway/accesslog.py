@@ -48,15 +48,20 @@ def _clean_path(path: str) -> str:
 class AccessLogger:
     """Writes one JSON object per request to a text stream (stdout by default).
 
-    Writes are buffered and flushed at most every ``flush_interval`` seconds
-    (on the next request after it elapsed), so a busy gateway makes few
-    system calls and a quiet one still shows its lines promptly; call
-    :meth:`flush` from a periodic task to cover idle periods, and on shutdown.
+    Lines are kept in the logger's own buffer and written in one call at
+    most every ``flush_interval`` seconds (on the next request after it
+    elapsed) or once ``max_lines`` are waiting, so a busy gateway makes few
+    system calls even when the stream itself is unbuffered (``python -u``,
+    ``PYTHONUNBUFFERED=1``, as container images often set), and a quiet one
+    still shows its lines promptly; call :meth:`flush` from a periodic task
+    to cover idle periods, and on shutdown.
     """
 
     __slots__ = (
         "_flush_interval",
         "_last_flush",
+        "_lines",
+        "_max_lines",
         "_owned",
         "_quoted",
         "_stream",
@@ -64,11 +69,18 @@ class AccessLogger:
     )
 
     def __init__(
-        self, stream: TextIO | None = None, enabled: bool = True, *, flush_interval: float = 1.0
+        self,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        *,
+        flush_interval: float = 1.0,
+        max_lines: int = 512,
     ) -> None:
         self._stream: TextIO = stream if stream is not None else sys.stdout
         self._owned = False
         self._flush_interval = flush_interval
+        self._max_lines = max(1, max_lines)
+        self._lines: list[str] = []
         self._last_flush = time.time()
         self.enabled = enabled
         self._quoted: dict[str, str] = {}
@@ -127,10 +139,10 @@ class AccessLogger:
             f'"error":{"null" if error_code is None else q(error_code[:_MAX_FIELD])},'
             f'"client_ip":{q_ip}}}\n'
         )
-        self._stream.write(line)
-        if now - self._last_flush >= self._flush_interval:
-            self._last_flush = now
-            self._stream.flush()
+        lines = self._lines
+        lines.append(line)
+        if now - self._last_flush >= self._flush_interval or len(lines) >= self._max_lines:
+            self.flush()
 
     def _quote(self, value: str) -> str:
         """``value`` cut to _MAX_FIELD characters as a JSON string literal, kept if short."""
@@ -142,8 +154,12 @@ class AccessLogger:
         return quoted
 
     def flush(self) -> None:
-        """Push buffered lines to the stream's destination."""
+        """Write the buffered lines in one call and push them to the stream's destination."""
         self._last_flush = time.time()
+        lines = self._lines
+        if lines:
+            self._lines = []
+            self._stream.write("".join(lines))
         self._stream.flush()
 
     def close(self) -> None:
