@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from jwtgate.gateway.metrics import _VERIFY_BUCKETS, GatewayMetrics
+from jwtgate.gateway.metrics import _BATCH, _VERIFY_BUCKETS, GatewayMetrics
 
 
 def _families(body: bytes) -> dict[str, list[Sample]]:
@@ -142,8 +142,8 @@ def test_batched_histograms_equal_direct_observations(values: list[float]) -> No
     assert mine == ref
 
 
-async def test_batches_flush_once_per_loop_iteration() -> None:
-    m = GatewayMetrics()
+async def test_batches_flush_once_per_interval() -> None:
+    m = GatewayMetrics(flush_interval=0.05)
 
     def total() -> float | None:
         # Read the registry directly: render() would flush.
@@ -154,17 +154,31 @@ async def test_batches_flush_once_per_loop_iteration() -> None:
     for _ in range(100):
         m.request("r", 200, 0.001)
         m.auth("allowed", "ok")
-    assert total() is None  # still tallied: the loop has not turned yet
+    assert total() is None  # still tallied: the interval has not passed
     await asyncio.sleep(0)
+    assert total() is None  # a loop iteration alone does not flush (no getpid per turn)
+    await asyncio.sleep(0.2)
     assert total() == 100
-    for _ in range(300):  # one endless iteration: batches are still bounded
+    for _ in range(_BATCH + 44):  # one endless iteration: batches are still bounded
         m.request("r", 200, 0.001)
-    assert total() == 100 + 256
-    await asyncio.sleep(0)
-    assert total() == 400
+    assert total() == 100 + _BATCH
+    await asyncio.sleep(0.2)
+    assert total() == 144 + _BATCH
     assert (
         m.registry.get_sample_value("jwtgate_auth_total", {"outcome": "allowed", "code": "ok"})
         == 100
+    )
+
+
+async def test_an_early_flush_cancels_the_timer() -> None:
+    m = GatewayMetrics(flush_interval=0.05)
+    m.request("r", 200, 0.001)
+    m.render()  # flushes, so the pending timer has nothing left to do
+    assert m._timer is None
+    m.request("r", 200, 0.001)
+    await asyncio.sleep(0.2)
+    assert (
+        m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"}) == 2
     )
 
 

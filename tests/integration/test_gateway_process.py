@@ -219,8 +219,16 @@ async def test_two_workers_share_listeners_and_metrics(
                             return str(seen["x-request-id"])[:10]
 
                     prefixes = await asyncio.gather(*(worker_of() for _ in range(32)))
-                async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
-                    metrics = await resp.text()
+                # Each worker hands its tallies to the shared files at most
+                # 0.25 s after its requests: poll the scrape briefly.
+                want = 'jwtgate_requests_total{route="api",status="200"} 52.0'
+                deadline = time.monotonic() + 5
+                while True:
+                    async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
+                        metrics = await resp.text()
+                    if want in metrics or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.05)
                 async with http.get(f"http://127.0.0.1:{admin}/api/x") as resp:
                     admin_api = resp.status
                 # SIGHUP to the parent reloads every worker: soon no request gets through.
@@ -238,7 +246,7 @@ async def test_two_workers_share_listeners_and_metrics(
     assert statuses == [200] * 20
     assert len(children) == 2
     assert len(set(prefixes)) == 2, prefixes
-    assert 'jwtgate_requests_total{route="api",status="200"} 52.0' in metrics
+    assert want in metrics
     assert admin_api == 404  # the admin listener never proxies
     assert streak == 20
     assert code == 0
