@@ -4,11 +4,14 @@ One run measures, with the same wrk settings for every row:
 
 1. the upstream alone (nginx returning a fixed 200);
 2. nginx as a plain reverse proxy to it (no auth) - the reference;
-3. jwtgate with ES256 and RS256 tokens, verified-token cache on and off, one
+3. the Python floor (``floor_proxy.py``): a uvloop + httptools forwarder that
+   checks and rewrites nothing, showing what the interpreter and event loop
+   alone cost (``--no-floor`` skips it);
+4. jwtgate with ES256 and RS256 tokens, verified-token cache on and off, one
    token and N distinct tokens (wrk rotates ``Authorization`` headers from a
    file), with every feature on: metrics, JSON access log to a file, a
    per-subject rate limit high enough never to refuse;
-4. a naive FastAPI + PyJWT + httpx gateway (``naive_gateway.py``).
+5. a naive FastAPI + PyJWT + httpx gateway (``naive_gateway.py``).
 
 It prints req/s, p50, p99 and the ratio to nginx per row, checks the
 targets of issue 5 (the one-token target on the median of ``--pairs``
@@ -55,6 +58,7 @@ from upstream import (
 ISSUER = "https://bench.jwtgate.test"
 AUDIENCE = "bench"
 PY = sys.executable
+FLOOR_ROW = "Python floor: uvloop+httptools forwarder, no checks"
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Settings:
     redis_url: str | None = None
     algorithms: tuple[str, ...] = ("ES256", "RS256")
     pairs: int = 3
+    floor: bool = True
 
 
 @dataclass
@@ -367,6 +372,19 @@ def _run_naive(
         stop_process(proc)
 
 
+def _run_floor(s: Settings, upstream_port: int) -> Row:
+    """The Python floor: ``floor_proxy.py`` (uvloop + httptools, no checks at all)."""
+    port = free_port()
+    script = Path(__file__).resolve().parent / "floor_proxy.py"
+    argv = [PY, str(script), "--port", str(port), "--upstream-port", str(upstream_port)]
+    proc = start_process([*argv, "--workers", str(s.workers)])
+    try:
+        wait_port(port, proc)
+        return _measure(FLOOR_ROW, f"http://127.0.0.1:{port}/", s, proc.pid)
+    finally:
+        stop_process(proc)
+
+
 def run(s: Settings) -> dict[str, Any]:
     """Run every row; returns the report (rows, memory, targets)."""
     if shutil.which("nginx") is None:
@@ -401,6 +419,8 @@ def run(s: Settings) -> dict[str, Any]:
                 )
             )
             rows.append(_measure("nginx reverse proxy, no auth", nginx_url, s, nginx.pid))
+            if s.floor:
+                rows.append(_run_floor(s, upstream_port))
             for cache in (True, False) if s.jwtgate else ():
                 got, mem, found = _run_jwtgate(
                     workdir,
@@ -533,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-jwtgate", action="store_true", help="skip jwtgate (baselines only)")
     p.add_argument(
+        "--no-floor", action="store_true", help="skip the Python floor row (floor_proxy.py)"
+    )
+    p.add_argument(
         "--redis",
         metavar="URL",
         help="revocations through this Redis, plus rows with the Redis rate limiter",
@@ -545,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         naive=not a.no_naive,
         pairs=max(0, a.pairs),
         jwtgate=not a.no_jwtgate,
+        floor=not a.no_floor,
         redis_url=a.redis,
     )
     if a.quick:

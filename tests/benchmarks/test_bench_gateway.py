@@ -193,3 +193,58 @@ def test_one_token_target_uses_the_median_of_interleaved_pairs() -> None:
     table = gateway.format_table(rep)
     assert "pair 2: 50,000 vs 24,000 req/s = 0.48x" in table
     assert "median ratio: 0.53x" in table
+
+
+def test_floor_proxy_forwards_requests_on_one_keep_alive_connection() -> None:
+    """The floor row's forwarder: two requests on one connection reach the upstream and back."""
+    import socket
+    import subprocess
+    import threading
+
+    seen: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    up_port = listener.getsockname()[1]
+
+    def serve_upstream() -> None:
+        # Connection by connection: the readiness probe's own comes (and goes) first.
+        while len(seen) < 2:
+            conn, _ = listener.accept()
+            with conn:
+                buf = b""
+                while len(seen) < 2:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while b"\r\n\r\n" in buf:
+                        head, _, buf = buf.partition(b"\r\n\r\n")
+                        seen.append(head)
+                        body = b"hello %d" % len(seen)
+                        conn.sendall(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                        )
+
+    thread = threading.Thread(target=serve_upstream, daemon=True)
+    thread.start()
+    port = gateway.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(_BENCH / "floor_proxy.py"), "--port", str(port),
+         "--upstream-port", str(up_port), "--workers", "1"],
+    )  # fmt: skip
+    try:
+        gateway.wait_port(port, proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            replies = []
+            for path in (b"/a", b"/b?x=1"):
+                c.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: t\r\nX-Seen: 1\r\n\r\n")
+                reply = b""
+                while not reply.endswith(b"hello %d" % (len(replies) + 1)):
+                    reply += c.recv(65536)
+                replies.append(reply)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        listener.close()
+    assert [r.split(b"\r\n", 1)[0] for r in replies] == [b"HTTP/1.1 200 OK"] * 2
+    assert [h.split(b"\r\n", 1)[0] for h in seen] == [b"GET /a HTTP/1.1", b"GET /b?x=1 HTTP/1.1"]
+    assert all(b"X-Seen: 1" in h for h in seen)
