@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,13 +16,20 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @contextlib.asynccontextmanager
-async def _upstream(delays: dict[bytes, float] | None = None) -> AsyncIterator[str]:
-    """A keep-alive HTTP/1.1 upstream answering ``ok`` (after ``delays[path]`` seconds)."""
+async def _upstream(
+    delays: dict[bytes, float] | None = None, heads: list[bytes] | None = None
+) -> AsyncIterator[str]:
+    """A keep-alive HTTP/1.1 upstream answering ``ok`` (after ``delays[path]`` seconds).
+
+    Every request head it reads is appended to ``heads``, if given.
+    """
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                if heads is not None:
+                    heads.append(head)
                 method, path, _ = head.split(b" ", 2)
                 await asyncio.sleep((delays or {}).get(path, 0.0))
                 body = b"" if method == b"HEAD" else b"ok"  # RFC 9110 section 9.3.2
@@ -144,3 +152,88 @@ async def test_refusals_keep_the_connection_and_pipelined_requests_keep_order(
     assert b"x-path: /open/b" in answers[1]
     assert b'error="invalid_token"' in answers[2]  # the third presented a token
     assert all(b"connection: close" not in a.lower() for a in answers)
+
+
+# ------------------------------------------- the same upstream bytes as ASGI
+
+
+async def _send(base: str, raw: bytes) -> bytes:
+    """One request on a fresh connection; the status line of its answer."""
+    return (await _exchange(base, raw, 1))[0].split(b"\r\n", 1)[0]
+
+
+def _requests(token: str) -> list[bytes]:
+    auth = b"Authorization: Bearer " + token.encode("ascii") + b"\r\n"
+    return [
+        b"GET /api/items?a=1&b=2 HTTP/1.1\r\nHost: gw.test\r\n" + auth + b"\r\n",
+        b"GET /api/x HTTP/1.1\r\nHost: gw.test:8080\r\n" + auth + b"Accept: */*\r\n"
+        b"X-User-Id: forged\r\nX-Auth-Role: admin\r\nX_User_Id: forged\r\n"
+        b"X-Forwarded-For: 1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nX-Request-Id: mine\r\n\r\n",
+        b"DELETE /api/y HTTP/1.1\r\nHost: gw.test\r\n" + auth + b"Connection: keep-alive, x-hop\r\n"
+        b"X-Hop: 1\r\nTE: trailers\r\nCookie: a=1\r\nCookie: b=2\r\nExpect: 100-continue\r\n\r\n",
+        b"GET /strip/deep/path%20x?q HTTP/1.1\r\nHost: gw.test\r\n" + auth + b"\r\n",
+        b"GET /open/z?access_token=" + token.encode("ascii") + b"&k=v HTTP/1.1\r\n"
+        b"Host: gw.test\r\nOrigin: http://o.test\r\nX-CSRF-Token: t\r\n\r\n",
+        b"GET /open/anonymous HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: t\r\n\r\n",
+        b"GET /public HTTP/1.0\r\nHost: gw.test\r\nAuthorization: Basic eDp5\r\n\r\n",
+    ]
+
+
+def _routes(url: str) -> list[dict[str, Any]]:
+    forward = {"sub": "X-User-Id", "roles": "X-User-Roles", "scope": "X-User-Scopes"}
+    return [
+        {"name": "strip", "match": {"prefix": "/strip"}, "upstream": url, "strip_prefix": True},
+        {"name": "public", "match": {"path": "/public"}, "upstream": url, "auth": "public"},
+        {
+            "name": "open",
+            "match": {"prefix": "/open"},
+            "upstream": url,
+            "auth": "optional",
+            "forward": forward,
+            "token_sources": {"query_param": "access_token"},
+        },
+        {
+            "name": "api",
+            "match": {"prefix": "/"},
+            "upstream": url,
+            "forward": forward,
+            "rate_limit": {"key": "subject", "rate": 1000, "burst": 1000},
+        },
+    ]
+
+
+async def test_lane_and_asgi_path_write_the_same_upstream_heads(
+    gw_config: Any,
+    gateway: Any,
+    mint: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = mint("alice", roles=["user", "ops"], scope="read write")
+    requests = _requests(token)
+    lane_used: list[int] = []
+    exchange = lane._Exchange.__init__
+
+    def counting(self: Any, *args: Any) -> None:
+        lane_used.append(1)
+        exchange(self, *args)
+
+    heads: list[bytes] = []
+    async with _upstream(heads=heads) as url:
+        config = gw_config(_routes(url), rate_limit_backend="memory")
+        async with gateway(config) as base:
+            with monkeypatch.context() as patch:
+                # Connections made now never offer a request to the lane.
+                patch.setattr(lane.Lane, "take", lambda _self, _cycle: False)
+                asgi = [await _send(base, raw) for raw in requests]
+            asgi_heads = heads[:]
+            del heads[:]
+            monkeypatch.setattr(lane._Exchange, "__init__", counting)
+            laned = [await _send(base, raw) for raw in requests]  # the pool is warm now
+    assert asgi == laned
+    assert all(b" 200 " in status for status in asgi)
+    assert len(lane_used) == len(requests)
+
+    def without_id(head: bytes) -> bytes:
+        return re.sub(rb"x-request-id: [^\r]*", b"x-request-id: -", head)
+
+    assert [without_id(h) for h in heads] == [without_id(h) for h in asgi_heads]

@@ -20,10 +20,11 @@ from jwtgate.errors import JwtGateError
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import CompiledRoute, compile_gateway
 from jwtgate.gateway.errors import InsufficientScope, RateLimited
-from jwtgate.gateway.extract import Extracted, _from_header, extract
+from jwtgate.gateway.extract import _TOKENS, _TOKENS_MAX, Extracted, _from_header, extract
 from jwtgate.gateway.headers import _TAKEN, InboundHeaders, _take, sanitize
 from jwtgate.gateway.limit import _key, check_rate_now
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
+from jwtgate.gateway.upstream_headers import request_head
 from jwtgate.jose import VerifiedToken
 
 
@@ -209,3 +210,54 @@ def test_check_rate_now_charges_the_key_bucket(
     with pytest.raises(RateLimited):  # burst 1: the same bucket is now empty
         check_rate_now(limiter, route, token, "10.0.0.1")
     assert limiter.keys == [_key(route, token, "10.0.0.1")] * 2
+
+
+# ---------------------------------------------------------------- request head
+
+
+def _request_head_loop(
+    method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    # request_head as a Python loop over the fields, before it joined them in C.
+    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    for name, value in headers:
+        if name != b"expect":
+            parts += (name, b": ", value, b"\r\n")
+    return b"".join(parts)
+
+
+_FIELD_NAMES = st.sampled_from(
+    [b"expect", b"x-expect", b"expected", b"accept", b"x-user-id", b"e", b"xexpect"]
+)
+_FIELD_VALUES = st.sampled_from([b"", b"1", b"expect: 1", b"a\texpect:", b"100-continue"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(headers=st.lists(st.tuples(_FIELD_NAMES, _FIELD_VALUES), max_size=6))
+def test_request_head_writes_what_the_field_loop_wrote(headers: list[tuple[bytes, bytes]]) -> None:
+    args = ("GET", b"/p?q", b"up:80")
+    assert request_head(*args, headers) == _request_head_loop(*args, headers)
+
+
+# ---------------------------------------------------------------- token cache
+
+
+def test_token_cache_answers_as_the_check_and_stays_bounded() -> None:
+    inbound = InboundHeaders()
+    for i in range(_TOKENS_MAX + 10):
+        inbound.authorization = [b"Bearer t%d==" % i]
+        first = extract(_HEADER_ROUTE, inbound, b"").token
+        again = extract(_HEADER_ROUTE, inbound, b"").token  # from the cache
+        assert first == again == f"t{i}=="
+        assert len(_TOKENS) <= _TOKENS_MAX
+    inbound.authorization = [b"Bearer a b"]  # refused, and never cached
+    with pytest.raises(JwtGateError):
+        extract(_HEADER_ROUTE, inbound, b"")
+    assert b"Bearer a b" not in _TOKENS
+
+
+def test_authorizes_follows_the_rules_of_a_replaced_route() -> None:
+    assert not _HEADER_ROUTE.authorizes
+    assert replace(_HEADER_ROUTE, roles_all=frozenset({"a"})).authorizes
+    assert replace(_HEADER_ROUTE, claims=(("tenant", "t"),)).authorizes
+    assert _route(", require: {scopes: {any_of: [read]}}").authorizes

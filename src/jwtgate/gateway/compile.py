@@ -9,7 +9,7 @@ pydantic models cannot see is checked, naming the path of the bad value.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -105,6 +105,14 @@ class CompiledRoute:
     cors: CompiledCors | None
     dry_run: bool
     issuers: frozenset[str] | None = None
+    authorizes: bool = field(init=False)
+    """Whether any role, scope or claim rule applies (else authorize is skipped)."""
+
+    def __post_init__(self) -> None:
+        # Derived here, not passed in, so that ``dataclasses.replace`` keeps it true.
+        rules = (self.roles_any, self.roles_all, self.scopes_any, self.scopes_all)
+        authorizes = bool(self.claims) or any(r is not None for r in rules)
+        object.__setattr__(self, "authorizes", authorizes)
 
     def matches_path(self, path: str) -> bool:
         """Exact match, or prefix match on a segment boundary (``/api`` ≠ ``/apix``)."""

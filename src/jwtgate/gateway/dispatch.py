@@ -28,10 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "dispatch",
-    "next_upstream",
     "send_simple",
     "upstream_headers",
-    "upstream_target",
+    "upstream_where",
 ]
 
 _IDENTITY_CACHE = 10_000
@@ -115,19 +114,23 @@ def upstream_headers(
     return headers
 
 
-def next_upstream(policy: Policy, route: CompiledRoute) -> str:
-    """The route's next upstream URL, round robin."""
+def upstream_where(
+    scope: Scope, policy: Policy, route: CompiledRoute, ext: Extracted
+) -> tuple[str, bytes]:
+    """The route's next upstream URL (round robin) and the target sent to it.
+
+    The target is the path (route prefix stripped) and the query.
+    """
     counter = policy.round_robin
     index = counter[route.index]
     counter[route.index] = index + 1
-    return route.upstreams[index % len(route.upstreams)]
-
-
-def upstream_target(scope: Scope, route: CompiledRoute, ext: Extracted) -> bytes:
-    """Path (route prefix stripped) and query as sent upstream."""
-    raw_path = _upstream_path(scope, route)[1]
+    upstreams = route.upstreams
+    base = upstreams[index % len(upstreams)]
+    raw_path = scope.get("raw_path") if not route.strip else None
+    if not raw_path:  # a prefix to strip, or no raw path: the general way
+        raw_path = _upstream_path(scope, route)[1]
     query = ext.query_string
-    return raw_path + b"?" + query if query else raw_path
+    return base, (raw_path + b"?" + query if query else raw_path)
 
 
 def dispatch(
@@ -180,9 +183,10 @@ def dispatch(
         )
         return call_internal(component.app, inner, receive, send, route.max_body_bytes)
     length = inbound.content_length
+    base, target = upstream_where(scope, policy, route, ext)
     return res.upstream.forward(
-        next_upstream(policy, route),
-        upstream_target(scope, route, ext),
+        base,
+        target,
         scope["method"],
         headers,
         receive,

@@ -106,7 +106,8 @@ class H1Connection:
         if self._eof or self._close_when_idle:
             self.close()
             return
-        self._resume()
+        if self._read_paused:
+            self._resume()
         timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
         self.deadline = self.loop.time() + timeout
 

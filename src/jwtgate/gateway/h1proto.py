@@ -247,7 +247,9 @@ class H1Protocol(H1Connection, asyncio.Protocol):
     def on_message_complete(self) -> None:
         """Parser callback: the request (and its body) is complete."""
         cycle = self.parsing
-        if cycle is not None:
+        if cycle is not None and not cycle.body_done:
+            # A body-less request was complete with its head (and nothing can
+            # wait for a body that is done): no call on the common request.
             cycle.message_done()
         if self._lingering:
             self.close()

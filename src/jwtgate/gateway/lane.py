@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from jwtgate.errors import JwtGateError, UnknownKeyId
 from jwtgate.gateway.client import Connection
 from jwtgate.gateway.compile import CompiledRoute
-from jwtgate.gateway.dispatch import next_upstream, send_simple, upstream_headers, upstream_target
+from jwtgate.gateway.dispatch import send_simple, upstream_headers, upstream_where
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
 from jwtgate.gateway.h1cycle import Cycle, where
 from jwtgate.gateway.limit import check_rate_now
@@ -95,8 +95,7 @@ class Lane:
                 dry_run(route, exc, out)
                 verified = None
             headers = upstream_headers(scope, f, policy, ext, verified, out.from_proxy)
-            base = next_upstream(policy, route)
-            target = upstream_target(scope, route, ext)
+            base, target = upstream_where(scope, policy, route, ext)
             conn = res.upstream.send_now(base, target, method, headers)
             if conn is None:
                 # No idle connection (or an upstream the lean client skips):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import NamedTuple
 
 from jwtgate.csrf import CSRF_CLAIM, SAFE_METHODS, csrf_matches
@@ -44,7 +44,6 @@ from jwtgate.jose import VerifiedToken
 
 __all__ = [
     "Front",
-    "admit",
     "authenticate",
     "complete",
     "dry_run",
@@ -54,7 +53,6 @@ __all__ = [
     "preflight",
     "record",
     "refusal",
-    "verify_token",
 ]
 
 
@@ -71,10 +69,9 @@ class _RequestIds:
 
     def _reset(self) -> None:
         self._prefix = os.urandom(5).hex().encode("ascii")
-        self._counter = itertools.count()
-
-    def __next__(self) -> bytes:
-        return b"%b%06x" % (self._prefix, next(self._counter))
+        # ``prefix + counter`` formatted by a C iterator: ``next`` on it runs
+        # no Python frame, on every request.
+        self.ids: Iterator[bytes] = map((self._prefix + b"%06x").__mod__, itertools.count())
 
 
 _REQUEST_IDS = _RequestIds()
@@ -95,20 +92,6 @@ def _reason(exc: JwtGateError) -> str:
     return exc.reason if isinstance(exc, InsufficientScope) else exc.code
 
 
-def verify_token(policy: Policy, res: Resources, token: str) -> VerifiedToken:
-    """Verify synchronously (a cache hit is a dict lookup); raises ``UnknownKeyId`` to refresh."""
-    metrics = res.metrics
-    verifier = policy.auth.verifier
-    misses = verifier.cache_misses
-    started = time.perf_counter()
-    verified = verifier.verify(token)
-    if metrics is not None and verifier.cache_misses != misses:
-        # Observed for full verifications only: a cache hit is a dict lookup,
-        # and a histogram observation per hit would cost more than the hit.
-        metrics.verify_latency(time.perf_counter() - started)
-    return verified
-
-
 def front(scope: Scope, policy: Policy, out: Outcome) -> Front:
     """Sanitise the headers, find the client and request id, select the route."""
     compiled = policy.compiled
@@ -118,13 +101,13 @@ def front(scope: Scope, policy: Policy, out: Outcome) -> Front:
         client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
         from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
         out.from_proxy = from_proxy
-        rid = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS))
+        rid = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS.ids))
     else:
         # No trusted proxy: the peer is the client, and what it says about
         # earlier hops or its request id is not believed (client_address).
         ip = (peer[0] if peer else None) or "unknown"
         client = (ip, ip.encode("ascii", "replace"))
-        rid = next(_REQUEST_IDS)
+        rid = next(_REQUEST_IDS.ids)
     out.request_id = rid
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
@@ -171,21 +154,27 @@ def authenticate(
 ) -> VerifiedToken | None:
     """Stages 4-5: verify the token (unless ``verified`` is its result) and admit it.
 
-    Raises :class:`UnknownKeyId` when the key source should be refreshed first.
+    Verification is synchronous (a cache hit is a dict lookup); raises
+    :class:`UnknownKeyId` when the key source should be refreshed first.
+    Then the issuer pin, CSRF (cookie tokens, unsafe methods) and the route's
+    authorization rules. One function for all of it: it runs on every request.
     """
     token = ext.token
-    if token is not None:
-        if verified is None:
-            verified = verify_token(policy, res, token)
-        admit(f, res, ext, verified, out)
-    elif f.route.auth == "required":
-        raise MissingToken()
-    return verified
-
-
-def admit(f: Front, res: Resources, ext: Extracted, verified: VerifiedToken, out: Outcome) -> None:
-    """Issuer pin, CSRF (cookie tokens, unsafe methods) and the route's authorization rules."""
     route = f.route
+    if token is None:
+        if route.auth == "required":
+            raise MissingToken()
+        return None
+    metrics = res.metrics
+    if verified is None:
+        verifier = policy.auth.verifier
+        misses = verifier.cache_misses
+        started = time.perf_counter()
+        verified = verifier.verify(token)
+        if metrics is not None and verifier.cache_misses != misses:
+            # Observed for full verifications only: a cache hit is a dict lookup,
+            # and a histogram observation per hit would cost more than the hit.
+            metrics.verify_latency(time.perf_counter() - started)
     if route.issuers is not None and verified.issuer not in route.issuers:
         # A valid token of another trusted issuer is not valid *here*: 401
         # invalid_token (RFC 6750 section 3.1), as for an untrusted issuer.
@@ -197,10 +186,12 @@ def admit(f: Front, res: Resources, ext: Extracted, verified: VerifiedToken, out
         presented = csrf.decode("latin-1") if csrf is not None else None
         if not csrf_matches(verified.claims.get(CSRF_CLAIM), presented):
             raise CsrfFailed()
-    authorize(route, verified)
+    if route.authorizes:
+        authorize(route, verified)
     out.subject = verified.subject
-    if res.metrics is not None:
-        res.metrics.auth("allowed", "ok")
+    if metrics is not None:
+        metrics.auth("allowed", "ok")
+    return verified
 
 
 def dry_run(route: CompiledRoute, exc: JwtGateError, out: Outcome) -> None:
