@@ -97,20 +97,27 @@ def upstream_headers(
                 policy.identity.clear()
             policy.identity[key] = entry
         headers.extend(entry[1])
-    host = inbound.host or b""
-    headers.append((b"x-forwarded-for", f.client[1]))
     proto = _SCHEMES.get(scope["scheme"]) or scope["scheme"].encode("ascii")
-    fwd_host = host
+    fwd_host = inbound.host
     if from_proxy:
         # Behind a trusted TLS-terminating proxy, its view of scheme and host is the real one.
         if inbound.xf_proto in (b"http", b"https"):
             proto = inbound.xf_proto
         if inbound.xf_host:
             fwd_host = inbound.xf_host
-    headers.append((b"x-forwarded-proto", proto))
     if fwd_host:
-        headers.append((b"x-forwarded-host", fwd_host))
-    headers.append((b"x-request-id", f.rid))
+        headers += (
+            (b"x-forwarded-for", f.client[1]),
+            (b"x-forwarded-proto", proto),
+            (b"x-forwarded-host", fwd_host),
+            (b"x-request-id", f.rid),
+        )
+    else:
+        headers += (
+            (b"x-forwarded-for", f.client[1]),
+            (b"x-forwarded-proto", proto),
+            (b"x-request-id", f.rid),
+        )
     return headers
 
 

@@ -26,14 +26,6 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # well-formed token leaves nothing (a C loop, unlike the regex engine's).
 _B64CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
-# Authorization values already found to be ``Bearer <b64token>``, and their
-# token. A client sends the same token on every request; checking its syntax
-# again (a pass over ~500 bytes) and decoding it costs more than this lookup,
-# and the token string handed out again keeps its cached hash for the
-# verifier's cache. A pure function of the value; a full table is emptied, so
-# a flood of distinct tokens cannot grow it.
-_TOKENS: dict[bytes, str] = {}
-_TOKENS_MAX = 1024
 
 Source = Literal["header", "cookie", "query"]
 
@@ -42,7 +34,8 @@ class Extracted:
     """The token (if any), where it came from, and what to forward instead.
 
     A plain slotted class: built on every request, where a frozen
-    dataclass's ``__init__`` costs several times more.
+    dataclass's ``__init__`` costs several times more. Never modified once
+    built: one instance may answer many requests (``_TOKENS``).
     """
 
     __slots__ = ("cookie", "query_string", "source", "token")
@@ -61,6 +54,17 @@ class Extracted:
 
     def __repr__(self) -> str:
         return f"Extracted(source={self.source!r}, token={'***' if self.token else None})"
+
+
+# Authorization values already found to be ``Bearer <b64token>``, and what
+# a request with that header alone (no query, no cookie) extracts. A client
+# sends the same token on every request; checking its syntax again (a pass
+# over ~500 bytes) and decoding it costs more than this lookup, and the token
+# string handed out again keeps its cached hash for the verifier's cache. A
+# pure function of the value; a full table is emptied, so a flood of distinct
+# tokens cannot grow it.
+_TOKENS: dict[bytes, Extracted] = {}
+_TOKENS_MAX = 1024
 
 
 def _bearer_token(value: bytes) -> bytes | None:
@@ -159,16 +163,17 @@ def extract(route: CompiledRoute, inbound: InboundHeaders, query: bytes) -> Extr
         # _from_header and _bearer_token, without their calls; any other
         # shape takes the general path below.
         value = values[0]
-        token = _TOKENS.get(value)
-        if token is not None:
-            return Extracted(token, "header", query, inbound.cookie)
-        if value[6:7] == b" " and value[:6].lower() == b"bearer":  # a second space: not b64
-            body = value[7:].rstrip(b"=")
+        known = _TOKENS.get(value)
+        if known is None and value[6:7] == b" " and value[:6].lower() == b"bearer":
+            body = value[7:].rstrip(b"=")  # (a second space is not b64)
             if body and not body.translate(None, _B64CHARS):
                 if len(_TOKENS) >= _TOKENS_MAX:
                     _TOKENS.clear()
-                token = _TOKENS[value] = value[7:].decode("ascii")
-                return Extracted(token, "header", query, inbound.cookie)
+                known = _TOKENS[value] = Extracted(value[7:].decode("ascii"), "header", b"", None)
+        if known is not None:
+            if query or inbound.cookie is not None:
+                return Extracted(known.token, "header", query, inbound.cookie)
+            return known
     token = _from_header(values)
     source: Source | None = "header" if token is not None else None
     cookie = inbound.cookie

@@ -53,7 +53,7 @@ class H1Connection:
         self.closed = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0
+        self._room = state.limits.max_header_bytes  # of the head being parsed (h1proto)
         self._head_raw = 0
         self._in_head = False
         self._framing = 0  # 1: Content-Length seen, 2: Transfer-Encoding seen

@@ -139,7 +139,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         self._in_head = True
         self._url = b""
         self._headers = []
-        self._head_bytes = 0
+        self._room = self.limits.max_header_bytes
         self._head_raw = 0
         self._framing = 0
         self._te = b""
@@ -150,18 +150,18 @@ class H1Protocol(H1Connection, asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         """Parser callback: (a piece of) the request target."""
         self._url += url
-        if len(self._url) > self.limits.max_header_bytes:
+        self._room -= len(url)
+        if self._room < 0:
             raise _Refused(HeadersTooLarge())
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Parser callback: one header field, counted against the head limits."""
-        self._head_bytes += len(name) + len(value) + 4
+        # The target, names and values (and 4 bytes a field for ": " and CRLF)
+        # share max_header_bytes; _room is what is left of it.
+        room = self._room - len(name) - len(value) - 4
+        self._room = room
         headers = self._headers
-        limits = self.limits
-        if (
-            self._head_bytes + len(self._url) > limits.max_header_bytes
-            or len(headers) >= limits.max_headers
-        ):
+        if room < 0 or len(headers) >= self.limits.max_headers:
             raise _Refused(HeadersTooLarge())
         name = name.lower()
         if name in _NOTED:
@@ -233,7 +233,12 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             cycle.body_done = True
         self.parsing = cycle
         if self.current is None:
-            self.start(cycle)
+            # H1Connection.start, inlined for the common request.
+            self.current = cycle
+            self.deadline = 0.0
+            lane = self._lane
+            if lane is None or not lane(cycle):
+                cycle.task = self.loop.create_task(cycle.run(self.state.app))
         else:
             self.queue.append(cycle)
             self._pause()

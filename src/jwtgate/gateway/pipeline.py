@@ -88,6 +88,9 @@ class Front(NamedTuple):
     method: str
 
 
+_new_front = tuple.__new__
+
+
 def _reason(exc: JwtGateError) -> str:
     return exc.reason if isinstance(exc, InsufficientScope) else exc.code
 
@@ -112,7 +115,8 @@ def front(scope: Scope, policy: Policy, out: Outcome) -> Front:
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)
     out.route = route.name
-    return Front(inbound, client, rid, route, method)
+    # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function.
+    return _new_front(Front, (inbound, client, rid, route, method))
 
 
 def preflight(f: Front) -> Headers | None:
