@@ -128,11 +128,14 @@ def upstream_where(
 
     The target is the path (route prefix stripped) and the query.
     """
-    counter = policy.round_robin
-    index = counter[route.index]
-    counter[route.index] = index + 1
     upstreams = route.upstreams
-    base = upstreams[index % len(upstreams)]
+    if len(upstreams) == 1:
+        base = upstreams[0]  # nothing to rotate
+    else:
+        counter = policy.round_robin
+        index = counter[route.index]
+        counter[route.index] = index + 1
+        base = upstreams[index % len(upstreams)]
     raw_path = scope.get("raw_path") if not route.strip else None
     if not raw_path:  # a prefix to strip, or no raw path: the general way
         raw_path = _upstream_path(scope, route)[1]

@@ -51,6 +51,7 @@ __all__ = ["Lane"]
 
 _log = logging.getLogger("jwtgate.gateway")
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
+_OWN_PATHS = frozenset({"/healthz", "/readyz"})  # answered by GatewayApp itself
 
 
 class Lane:
@@ -68,7 +69,7 @@ class Lane:
         scope = cycle.scope
         method: str = scope["method"]
         path: str = scope["path"]
-        if method == "HEAD" or path == "/healthz" or path == "/readyz":
+        if method == "HEAD" or path in _OWN_PATHS:
             return False
         app = self._app
         policy, res = app.policy, app.resources
