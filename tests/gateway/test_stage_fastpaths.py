@@ -8,6 +8,7 @@ change to one side cannot drift from the other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +24,7 @@ from jwtgate.gateway.errors import InsufficientScope, RateLimited
 from jwtgate.gateway.extract import _TOKENS, _TOKENS_MAX, Extracted, _from_header, extract
 from jwtgate.gateway.headers import _TAKEN, InboundHeaders, _take, sanitize
 from jwtgate.gateway.limit import _key, check_rate_now
+from jwtgate.gateway.pipeline import _REQUEST_IDS
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.upstream_headers import request_head
 from jwtgate.jose import VerifiedToken
@@ -261,3 +263,12 @@ def test_authorizes_follows_the_rules_of_a_replaced_route() -> None:
     assert replace(_HEADER_ROUTE, roles_all=frozenset({"a"})).authorizes
     assert replace(_HEADER_ROUTE, claims=(("tenant", "t"),)).authorizes
     assert _route(", require: {scopes: {any_of: [read]}}").authorizes
+
+
+def test_request_ids_keep_their_shape_and_count_up() -> None:
+    ids = _REQUEST_IDS.ids
+    first, second = next(ids), next(ids)
+    assert re.fullmatch(rb"[0-9a-f]{16,}", first)
+    assert first[:10] == second[:10] == _REQUEST_IDS._prefix  # the per-process prefix
+    assert int(second[10:], 16) == int(first[10:], 16) + 1
+    assert second == b"%b%06x" % (_REQUEST_IDS._prefix, int(second[10:], 16))
