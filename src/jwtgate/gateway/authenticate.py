@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 
 from jwtgate.clock import Clock
 from jwtgate.errors import ConfigError, UnknownKeyId
-from jwtgate.gateway.compile import IssuerSpec
+from jwtgate.gateway.issuers import IssuerSpec
 from jwtgate.gateway.jwks_source import JwksFileSource, RemoteJwksSource
 from jwtgate.jose import IssuerPolicy, KeySource, VerifiedToken, Verifier
 from jwtgate.revocation import RevocationView

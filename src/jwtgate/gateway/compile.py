@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from jwtgate.config import JwtGateConfig
 from jwtgate.config.routes import CorsSettings, RouteSettings
 from jwtgate.csrf import cookie_names
 from jwtgate.errors import ConfigError
+from jwtgate.gateway.issuers import IssuerSpec, compile_issuers
 
 __all__ = [
     "ALWAYS_STRIPPED_PREFIXES",
@@ -34,22 +34,6 @@ ALWAYS_STRIPPED_PREFIXES = (b"x-user-", b"x-auth-")
 
 AuthMode = Literal["required", "optional", "public"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True, slots=True)
-class IssuerSpec:
-    """One trusted issuer with every default resolved."""
-
-    issuer: str
-    audiences: frozenset[str]
-    algorithms: frozenset[str]
-    source: Literal["keyring", "jwks_url", "jwks_file"]
-    jwks_url: str | None
-    jwks_file: Path | None
-    jwks_ttl: float
-    jwks_cooldown: float
-    leeway: float
-    max_lifetime: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,53 +123,6 @@ class CompiledGateway:
     def uses_keyring(self) -> bool:
         """True when an issuer's keys are the local keyring."""
         return any(i.source == "keyring" for i in self.issuers)
-
-
-def _issuers(config: JwtGateConfig) -> tuple[IssuerSpec, ...]:
-    tokens = config.tokens
-    settings = config.gateway.issuers
-    if settings is None:
-        return (
-            IssuerSpec(
-                issuer=tokens.issuer,
-                audiences=frozenset({tokens.audience}),
-                algorithms=frozenset({tokens.algorithm}),
-                source="keyring",
-                jwks_url=None,
-                jwks_file=None,
-                jwks_ttl=300.0,
-                jwks_cooldown=30.0,
-                leeway=float(tokens.leeway),
-                max_lifetime=float(tokens.max_ttl),
-            ),
-        )
-    out = []
-    for i, s in enumerate(settings):
-        where = f"gateway.issuers[{i}]"
-        algorithms = frozenset(s.algorithms or (tokens.algorithm,))
-        if s.keyring and tokens.algorithm not in algorithms:
-            raise ConfigError(f"{where}.algorithms: must include tokens.algorithm for the keyring")
-        source: Literal["keyring", "jwks_url", "jwks_file"] = (
-            "keyring" if s.keyring else "jwks_url" if s.jwks_url else "jwks_file"
-        )
-        jwks_file = s.jwks_file
-        if jwks_file is not None and not jwks_file.is_absolute():
-            jwks_file = config.data_dir / jwks_file
-        out.append(
-            IssuerSpec(
-                issuer=s.issuer,
-                audiences=frozenset(s.audiences),
-                algorithms=algorithms,
-                source=source,
-                jwks_url=s.jwks_url,
-                jwks_file=jwks_file,
-                jwks_ttl=s.jwks_ttl,
-                jwks_cooldown=s.jwks_cooldown,
-                leeway=float(tokens.leeway if s.leeway is None else s.leeway),
-                max_lifetime=float(tokens.max_ttl if s.max_lifetime is None else s.max_lifetime),
-            )
-        )
-    return tuple(out)
 
 
 def _cors(c: CorsSettings) -> CompiledCors:
@@ -278,7 +215,7 @@ def compile_gateway(config: JwtGateConfig) -> CompiledGateway:
                     f"gateway.routes[{i}]: unreachable, every request it matches is taken "
                     f"by routes[{first.index}] ({first.name}) first"
                 )
-    issuers = _issuers(config)
+    issuers = compile_issuers(config)
     trusted = {spec.issuer for spec in issuers}
     for route in routes:
         for name in sorted((route.issuers or frozenset()) - trusted):
