@@ -15,17 +15,19 @@ Nothing read in steps 1-4 is trusted: it only chooses what to check against.
 The cache maps the exact token string to its verified result.  A hit re-runs
 the time checks and the revocation check, and confirms the key source still
 returns the *same* key object for the kid; any change of the key source's
-``version`` drops the whole cache.  Failures are never cached: a negative
-entry would let an attacker fill the cache with garbage, and failing is
+``version`` drops the whole cache.  The time checks compare against bounds
+computed once per entry, and the revocation answer is reused while the
+revocation view has applied no new event (its ``applied`` count).  Failures
+are never cached: a negative entry would let an attacker fill the cache with garbage, and failing is
 already the cheap path for most malformed input.
 """
 
 from __future__ import annotations
 
-import contextlib
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any
 
 from jwtgate.clock import Clock, system_clock
 from jwtgate.errors import (
@@ -44,19 +46,21 @@ from jwtgate.errors import (
 from jwtgate.jose._codec import parse_json_object
 from jwtgate.jose.claims import check_time, validate_claims
 from jwtgate.jose.jws import parse_token
-from jwtgate.jose.keys import VerificationKey
 from jwtgate.jose.policy import IssuerPolicy, VerifiedToken
 from jwtgate.revocation.base import RevocationView
 
 __all__ = ["Verifier"]
 
 
-class _Entry(NamedTuple):
-    token: VerifiedToken
-    policy: IssuerPolicy
-    key: VerificationKey
-    version: int
-    nbf: float | None
+# A cache entry, unpacked in one step on every hit:
+# (result, policy, key, version, start, deadline, nbf, applied).
+# ``start`` is the latest of iat and nbf and ``deadline`` is exp + leeway, both
+# computed once: a hit then needs three comparisons to see that check_time()
+# would pass (exp - iat never changes, so its bound is not re-checked).
+# ``applied`` is the revocation view's event count when the token was last
+# found not revoked; is_revoked() depends only on events, so while the count
+# is unchanged the answer is too.
+_Entry = list[Any]
 
 
 class Verifier:
@@ -82,6 +86,9 @@ class Verifier:
         self._cache_size = max(0, int(cache_size))
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._revocation = revocation
+        # Only the plain view is known to change its answers only through
+        # apply(), which counts them; a subclass may decide otherwise.
+        self._memo_revocation = type(revocation) is RevocationView
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -96,23 +103,37 @@ class Verifier:
 
     def verify(self, token: str) -> VerifiedToken:
         """Verify ``token`` (cache first); raise a :class:`TokenError` subclass."""
-        entry = self._cache.get(token) if self._cache_size else None
+        entry = self._cache.get(token)  # always empty when the cache is disabled
         if entry is not None:
-            policy = entry.policy
-            if policy.keys.version != entry.version:
+            result: VerifiedToken  # annotations only: no runtime cost
+            policy: IssuerPolicy
+            result, policy, key, version, start, deadline, nbf, applied = entry
+            keys = policy.keys
+            if keys.version != version:
                 self._cache.clear()  # the trusted key set changed
-            elif policy.keys.get(entry.key.kid) is not entry.key:
+            elif keys.get(key.kid) is not key:
                 self._cache.pop(token, None)
             else:
-                result = entry.token
-                try:
-                    check_time(policy, self._clock(), result.exp, result.iat, entry.nbf)
-                except TokenError:
-                    self._cache.pop(token, None)
-                    raise
-                self._check_revoked(result)
-                with contextlib.suppress(KeyError):  # another thread may have evicted it
+                now = self._clock()
+                # check_time()'s pass conditions; if one fails, it raises the first error.
+                if not (
+                    now < deadline
+                    and start <= now + policy.leeway
+                    and result.exp - now <= policy._horizon
+                ):
+                    try:
+                        check_time(policy, now, result.exp, result.iat, nbf)
+                    except TokenError:
+                        self._cache.pop(token, None)
+                        raise
+                view = self._revocation
+                if view is not None and view.applied != applied:
+                    entry[7] = self._check_revoked(view, result)
+                # Not contextlib.suppress: that is three Python calls per hit.
+                try:  # noqa: SIM105
                     self._cache.move_to_end(token)
+                except KeyError:  # another thread may have evicted it
+                    pass
                 self.cache_hits += 1
                 return result
         self.cache_misses += 1
@@ -122,12 +143,17 @@ class Verifier:
         """Verify ``token`` fully, neither reading nor filling the cache."""
         return self._verify(token, False)
 
-    def _check_revoked(self, result: VerifiedToken) -> None:
-        view = self._revocation
-        if view is not None and view.is_revoked(
-            result.jti, result.sid, result.subject, result.iat or 0.0
-        ):
+    def _check_revoked(self, view: RevocationView, result: VerifiedToken) -> int:
+        """Raise :class:`TokenRevoked` if revoked; else the view's event count.
+
+        The count is read *before* the check, so an event applied meanwhile
+        makes the next hit check again; -1 (never a count) when the view's
+        answers may change without an event.
+        """
+        applied = view.applied if self._memo_revocation else -1
+        if view.is_revoked(result.jti, result.sid, result.subject, result.iat or 0.0):
             raise TokenRevoked()
+        return applied
 
     def _verify(self, token: str, remember: bool) -> VerifiedToken:
         # The order of the checks is the module docstring's; each raises the
@@ -164,13 +190,13 @@ class Verifier:
             raise BadSignature()
         result = validate_claims(policy, claims, self._clock(), header, alg, kid, typ)
         view = self._revocation
-        if view is not None and view.is_revoked(
-            result.jti, result.sid, result.subject, result.iat or 0.0
-        ):
-            raise TokenRevoked()
+        applied = -1 if view is None else self._check_revoked(view, result)
         if remember:
             cache = self._cache
             if len(cache) >= self._cache_size:
                 cache.popitem(last=False)  # least recently used
-            cache[token] = _Entry(result, policy, key, version, claims.get("nbf"))
+            iat, nbf = result.iat, claims.get("nbf")
+            start = max(-math.inf if iat is None else iat, -math.inf if nbf is None else nbf)
+            deadline = result.exp + policy.leeway
+            cache[token] = [result, policy, key, version, start, deadline, nbf, applied]
         return result
