@@ -19,7 +19,7 @@ import pybase64
 
 from jwtgate.errors import BadBase64Url, DuplicateMember, InvalidUtf8, MalformedToken, NotAnObject
 
-__all__ = ["b64url_decode", "b64url_encode", "json_dumps", "parse_json_object"]
+__all__ = ["b64url_decode", "b64url_encode", "json_dumps", "orjson_keys", "parse_json_object"]
 
 _URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # The padding a segment needs, keyed by its length mod 4 and then by its last
@@ -137,6 +137,18 @@ def _unrepeated(raw: bytes, obj: dict[str, Any]) -> bool:
     # colon; count it alone before counting every string.
     iss = obj.get("iss")
     return (type(iss) is str and iss.count(":") == extra) or _string_colons(obj) == extra
+
+
+def orjson_keys(*names: str) -> tuple[str, ...]:
+    """The string objects orjson hands out as these member names.
+
+    orjson keeps recently seen member names in a small cache and returns the
+    same ``str`` object for each occurrence, and the dicts it builds look
+    keys up by identity before comparing.  Looking a claim up with the very
+    object orjson uses skips a string comparison per lookup; if the cache
+    has moved on, lookups compare by value, as with any other string.
+    """
+    return tuple(_loads(_dumps(dict.fromkeys(names, 0))))
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

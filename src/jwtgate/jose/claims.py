@@ -18,6 +18,7 @@ from jwtgate.errors import (
     TokenExpired,
     TypMismatch,
 )
+from jwtgate.jose._codec import orjson_keys
 from jwtgate.jose.policy import IssuerPolicy, VerifiedToken, _Builder
 
 __all__ = ["check_time", "validate_claims"]
@@ -29,9 +30,11 @@ _MAX_INT = 2**53
 _MIN_INT = -_MAX_INT
 _EMPTY: frozenset[str] = frozenset()
 # The claims every access token has (RFC 9068 section 2.2), fetched by one C call.
-_REQUIRED = itemgetter("exp", "iat", "aud", "sub", "jti", "client_id")
+_REQUIRED = itemgetter(*orjson_keys("exp", "iat", "aud", "sub", "jti", "client_id"))
+_NBF, _SID, _SCOPE, _ROLES = orjson_keys("nbf", "sid", "scope", "roles")
 _MISSING: Any = object()
 _scope_cache: dict[str, frozenset[str]] = {}
+_roles_cache: dict[tuple[Any, ...], frozenset[str]] = {}
 
 
 def _numeric(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
@@ -99,6 +102,21 @@ def _audiences(aud: Any) -> frozenset[str]:
     raise InvalidClaim("the aud claim must be a string or a list of strings")
 
 
+def _roles(value: list[Any]) -> frozenset[str]:
+    # Role lists repeat across tokens, so validated ones are cached by their
+    # tuple.  A cached key is all strings, and a JSON string equals only a
+    # string, so a tuple equal to it is all strings too.
+    for role in value:  # a plain loop: no generator on the hot path
+        if type(role) is not str:
+            raise InvalidClaim("the roles claim must be a list of strings")
+    roles = frozenset(value)
+    if len(value) <= 16:
+        if len(_roles_cache) >= 512:
+            _roles_cache.clear()  # bounded; a flood of distinct lists cannot grow it
+        _roles_cache[tuple(value)] = roles
+    return roles
+
+
 def validate_claims(
     policy: IssuerPolicy,
     claims: dict[str, Any],
@@ -129,7 +147,7 @@ def validate_claims(
         and type(iat) is int
         and _MIN_INT <= exp <= _MAX_INT
         and _MIN_INT <= iat <= _MAX_INT
-        and "nbf" not in claims
+        and _NBF not in claims
     ):
         nbf = None
     else:
@@ -156,12 +174,12 @@ def validate_claims(
         client_id = _string(claims, "client_id", True)
     if not (subject and jti and client_id):
         raise InvalidClaim("sub, jti and client_id must be non-empty strings")
-    sid = claims.get("sid", _MISSING)
+    sid = claims.get(_SID, _MISSING)
     if sid is _MISSING:
         sid = None
     elif type(sid) is not str or not sid:
         raise InvalidClaim("the sid claim is not a non-empty string")
-    scope = claims.get("scope", _MISSING)
+    scope = claims.get(_SCOPE, _MISSING)
     if scope is _MISSING:
         scopes: frozenset[str] = _EMPTY
     elif type(scope) is str:
@@ -175,14 +193,14 @@ def validate_claims(
         scopes = cached
     else:
         raise InvalidClaim("the scope claim must be a space-separated string")
-    roles_value = claims.get("roles", _MISSING)
+    roles_value = claims.get(_ROLES, _MISSING)
     if roles_value is _MISSING:
         roles: frozenset[str] = _EMPTY
     elif type(roles_value) is list:
-        for role in roles_value:  # a plain loop: no generator on the hot path
-            if type(role) is not str:
-                raise InvalidClaim("the roles claim must be a list of strings")
-        roles = frozenset(roles_value)
+        try:
+            roles = _roles_cache[tuple(roles_value)]
+        except (KeyError, TypeError):  # not cached, or an unhashable item
+            roles = _roles(roles_value)
     else:
         raise InvalidClaim("the roles claim must be a list of strings")
     # The builder has VerifiedToken's exact slot layout, so plain slot stores
