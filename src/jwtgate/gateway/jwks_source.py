@@ -113,6 +113,12 @@ class RemoteJwksSource:
     ``too_large`` or ``invalid``.
     """
 
+    version: int
+    """Bumped whenever the trusted set changes (a plain attribute: read on every cache hit)."""
+    get: Callable[[str], VerificationKey | None]
+    """The trusted key with this kid, or ``None``: the key dict's own ``get``,
+    rebound whenever the set is replaced, so a lookup is one C call."""
+
     def __init__(
         self,
         url: str,
@@ -137,7 +143,8 @@ class RemoteJwksSource:
         self._on_fetch = on_fetch
         self._poll = poll_interval
         self._keys: dict[str, VerificationKey] = {}
-        self._version = 0
+        self.get = self._keys.get
+        self.version = 0
         self._digest = b""
         self._last_attempt = -math.inf
         self._next_due = -math.inf
@@ -147,15 +154,6 @@ class RemoteJwksSource:
         self.fetches = 0
         self.failures = 0
         self.last_result: str | None = None
-
-    @property
-    def version(self) -> int:
-        """Bumped whenever the trusted set changes."""
-        return self._version
-
-    def get(self, kid: str) -> VerificationKey | None:
-        """The trusted key with this kid, or ``None``."""
-        return self._keys.get(kid)
 
     @property
     def kids(self) -> frozenset[str]:
@@ -233,9 +231,10 @@ class RemoteJwksSource:
                 except (JwtGateError, ValueError, TypeError, KeyError):
                     raise _FetchFailed("invalid") from None
                 self._keys, changed = _merge(self._keys, parsed)
+                self.get = self._keys.get
                 self._digest = digest
                 if changed:
-                    self._version += 1
+                    self.version += 1
                 result = "updated" if changed else "unchanged"
         except _FetchFailed as exc:
             self.failures += 1
@@ -286,23 +285,21 @@ class JwksFileSource:
     invalid; a later bad edit is refused and the last good set kept.
     """
 
+    version: int
+    """Bumped whenever the trusted set changes (a plain attribute: read on every cache hit)."""
+    get: Callable[[str], VerificationKey | None]
+    """The trusted key with this kid, or ``None``: the key dict's own ``get``,
+    rebound whenever the set is replaced, so a lookup is one C call."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._keys: dict[str, VerificationKey] = {}
-        self._version = 0
+        self.get = self._keys.get
+        self.version = 0
         self._stamp: tuple[int, int, int] | None = None
         self.failures = 0
         if not self._load():
             raise ConfigError(f"JWKS file {self.path} is missing or invalid")
-
-    @property
-    def version(self) -> int:
-        """Bumped whenever the trusted set changes."""
-        return self._version
-
-    def get(self, kid: str) -> VerificationKey | None:
-        """The trusted key with this kid, or ``None``."""
-        return self._keys.get(kid)
 
     def reload_if_changed(self) -> bool:
         """Re-read the file if its size, mtime or inode changed; True if the set changed."""
@@ -313,9 +310,9 @@ class JwksFileSource:
             return False
         if (st.st_ino, st.st_size, st.st_mtime_ns) == self._stamp:
             return False
-        before = self._version
+        before = self.version
         self._load()
-        return self._version != before
+        return self.version != before
 
     def _load(self) -> bool:
         try:
@@ -328,6 +325,7 @@ class JwksFileSource:
             return False
         self._stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         self._keys, changed = _merge(self._keys, parsed)
-        if changed or self._version == 0:
-            self._version += 1
+        self.get = self._keys.get
+        if changed or self.version == 0:
+            self.version += 1
         return True
