@@ -14,34 +14,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable
 
 import httptools
 
 from jwtgate.gateway.deadlines import Deadlines
 from jwtgate.gateway.headers import HOP_BY_HOP
+from jwtgate.gateway.upstream_headers import without_named
 
-__all__ = ["Connection", "UpstreamClosed", "Waiter"]
+__all__ = ["Connection", "UpstreamClosed", "pairs"]
 
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 18
 # Never forwarded to the client: hop-by-hop fields (RFC 9110 section 7.6.1),
 # and Date, which our server writes itself (section 6.6.1; not two of them).
-_NOT_FORWARDED = HOP_BY_HOP | {b"date"}
+# Content-Length is forwarded but also noted apart, for the server's framing.
+_SET_ASIDE = HOP_BY_HOP | {b"date", b"content-length"}
 
 
-class Waiter(Protocol):
-    """What :meth:`Connection.watch` wakes: the parts of a future it uses."""
-
-    def done(self) -> bool:
-        """True once woken and not yet re-armed."""
-
-    def set_result(self, result: None) -> None:
-        """A step of the response happened."""
-
-    def set_exception(self, exc: BaseException) -> None:
-        """The read timeout passed."""
+def pairs(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """``(name, value)`` pairs of serialised fields (see :attr:`Connection.fields`)."""
+    return list(zip(fields[::4], fields[2::4], strict=True))
 
 
 class UpstreamClosed(Exception):
@@ -60,19 +53,30 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._loop = asyncio.get_running_loop()
-        self._deadlines = deadlines
+        self.deadlines = deadlines
         self.reused = False
+        # The response as it is parsed: plain attributes, read once per
+        # request by whoever waits (a property costs a call each).
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []  # end-to-end, names lower-case
-        self.connection: list[bytes] = []  # values of the response's Connection fields
+        self.headers_done = False
+        self.complete = False
+        self.error: UpstreamClosed | None = None
+        # End-to-end fields as the client will see them: name (lower-case),
+        # b": ", value, b"\r\n" each, so that the server writes them with one
+        # join; Content-Length among them, its value also in ``length``.
+        self.fields: list[bytes] = []
+        self.length: bytes | None = None
+        # Values of the response's Connection fields other than keep-alive:
+        # the fields they name are hop-by-hop too (RFC 9110 section 7.6.1).
+        self.connection: tuple[bytes, ...] = ()
+        # Called once after the parser is done with received bytes (or the
+        # connection failed), then cleared: a caller that waits by callback.
+        self.on_progress: Callable[[], None] | None = None
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._write_ready: asyncio.Future[None] | None = None
-        self._headers_done = False
-        self._complete = False
         self._got_bytes = False
-        self._error: UpstreamClosed | None = None
         self._keep_alive = True
         self._paused = False
 
@@ -82,16 +86,26 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        """Feed bytes to the response parser."""
+        """Feed bytes to the response parser, then wake whoever waits."""
         self._got_bytes = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
             self._fail()
+            return
+        # Woken once the parser has returned, never from its callbacks: the
+        # waiter may reuse this connection. Whoever waits looks at the state
+        # and waits again if it must; a small response wakes it once.
+        progress = self.on_progress
+        if progress is not None:
+            self.on_progress = None
+            progress()
+        elif self._waiter is not None:
+            self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Fail an unfinished response; never reuse this connection."""
-        if not self._complete:
+        if not self.complete:
             self._fail()
         self._keep_alive = False
         if self._write_ready is not None and not self._write_ready.done():
@@ -111,18 +125,21 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         """Parser callback: one response header (hop-by-hop ones and Date set aside)."""
         name = name.lower()
-        if name in _NOT_FORWARDED:
-            if name == b"connection":
-                self.connection.append(value)
-            return
-        self.headers.append((name, value))
+        if name in _SET_ASIDE:
+            if name == b"content-length":
+                self.length = value
+            else:
+                # keep-alive, the common value, names a field already hop-by-hop.
+                if name == b"connection" and value.lower() != b"keep-alive":
+                    self.connection += (value,)
+                return
+        self.fields += (name, b": ", value, b"\r\n")
 
     def on_headers_complete(self) -> None:
         """Parser callback: status line and headers are complete."""
         self.status = self._parser.get_status_code()
-        self._headers_done = True
+        self.headers_done = True
         self._keep_alive = self._parser.should_keep_alive()
-        self._wake()
 
     def on_body(self, body: bytes) -> None:
         """Parser callback: a piece of the body (reading pauses past the high-water mark)."""
@@ -131,36 +148,36 @@ class Connection(asyncio.Protocol):
         if self._buffered > _HIGH_WATER and self.transport is not None and not self._paused:
             self._paused = True
             self.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         """Parser callback: the response is complete."""
-        self._complete = True
-        self._wake()
+        self.complete = True
 
     # ------------------------------------------------------------- helpers
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
-            # Woken once is enough: whoever waits looks at the state and
-            # arms a new waiter if it must wait again. The body and end of a
-            # small response then cost no call to the waiter at all.
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
     def _fail(self) -> None:
-        self._error = UpstreamClosed(not self._got_bytes)
+        self.error = UpstreamClosed(not self._got_bytes)
         self._keep_alive = False
-        self._wake()
         if self.transport is not None:
             self.transport.close()
+        progress = self.on_progress
+        if progress is not None:
+            self.on_progress = None
+            progress()
+        else:
+            self._wake()
 
     async def _wait(self, seconds: float) -> None:
         # A bare future and a shared timer slot: asyncio.wait_for costs several
         # times more per call, and this runs at least once per proxied request.
         waiter = self._waiter = self._loop.create_future()
-        deadlines = self._deadlines
+        deadlines = self.deadlines
         slot = deadlines.add(waiter, seconds)
         try:
             await waiter
@@ -168,40 +185,19 @@ class Connection(asyncio.Protocol):
             deadlines.discard(waiter, slot)
             self._waiter = None
 
-    @property
-    def complete(self) -> bool:
-        """True once the whole response has been received."""
-        return self._complete
-
-    @property
-    def error(self) -> UpstreamClosed | None:
-        """Why the connection failed, if it did."""
-        return self._error
-
-    def watch(self, waiter: Waiter, seconds: float) -> int:
-        """Wake ``waiter`` as :meth:`response` wakes its future; fail it after ``seconds``.
-
-        For a caller that waits by callback instead of awaiting: ``waiter``
-        gets ``set_result(None)`` on each step of the response (head, body,
-        end, failure) and ``set_exception(TimeoutError())`` from the shared
-        timer. Returns the timer slot for :meth:`unwatch`.
-        """
-        self._waiter = waiter  # type: ignore[assignment]
-        return self._deadlines.add(waiter, seconds)  # type: ignore[arg-type]
-
-    def unwatch(self, waiter: Waiter, slot: int) -> None:
-        """Stop waking ``waiter`` (woken, or no longer interested)."""
-        self._deadlines.discard(waiter, slot)  # type: ignore[arg-type]
-        if self._waiter is waiter:
-            self._waiter = None
+    def end_to_end(self) -> list[tuple[bytes, bytes]]:
+        """The response's fields for the client as ``(name, value)`` pairs."""
+        return without_named(pairs(self.fields), list(self.connection))
 
     def take_body(self) -> bytes:
         """Everything buffered so far (the whole body once :attr:`complete`)."""
-        body = b"".join(self._body)
-        self._body.clear()
+        body = self._body
+        data = b"".join(body)
+        body.clear()
         self._buffered = 0
-        self._resume()
-        return body
+        if self._paused:
+            self._resume()
+        return data
 
     def _resume(self) -> None:
         if self._paused and self.transport is not None:
@@ -214,7 +210,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         return (
             self._keep_alive
-            and self._complete
+            and self.complete
             and transport is not None
             and not transport.is_closing()
         )
@@ -225,17 +221,21 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def reset(self) -> None:
-        """Prepare for the next request on this connection.
+    def reuse(self) -> bool:
+        """Prepare for the next request on this connection; False if it cannot carry one.
 
         The parser is kept: a usable connection's parser stands at a message
         boundary, and llhttp parses the next response of a keep-alive
         connection from there.
         """
-        self.status, self.headers, self.connection = 0, [], []
-        self._headers_done = self._complete = self._got_bytes = False
-        self._error = None
+        transport = self.transport
+        if not self._keep_alive or not self.complete or transport is None or transport.is_closing():
+            return False
+        self.status, self.fields, self.length, self.connection = 0, [], None, ()
+        self.headers_done = self.complete = self._got_bytes = False
+        self.error = None
         self.reused = True
+        return True
 
     def write(self, data: bytes) -> None:
         """Write a whole request (head and any body) in one piece."""
@@ -251,26 +251,21 @@ class Connection(asyncio.Protocol):
             raise UpstreamClosed(True)
         transport.write(head)
         async for chunk in body:
-            if self._error is not None:
-                raise self._error
+            if self.error is not None:
+                raise self.error
             if chunk:
                 transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
             if self._write_ready is not None:
                 await self._write_ready
         transport.write(b"0\r\n\r\n")
 
-    @property
-    def headers_done(self) -> bool:
-        """True once the status line and headers have arrived."""
-        return self._headers_done
-
     async def response(self, seconds: float) -> None:
         """Wait for the status line and headers (each wait at most ``seconds``)."""
         # _wait inlined: one coroutine less on every proxied request.
-        deadlines = self._deadlines
-        while not self._headers_done:
-            if self._error is not None:
-                raise self._error
+        deadlines = self.deadlines
+        while not self.headers_done:
+            if self.error is not None:
+                raise self.error
             waiter = self._waiter = self._loop.create_future()
             slot = deadlines.add(waiter, seconds)
             try:
@@ -289,8 +284,8 @@ class Connection(asyncio.Protocol):
                 if self._paused and self._buffered < _LOW_WATER:
                     self._resume()
                 yield chunk
-            if self._complete:
+            if self.complete:
                 return
-            if self._error is not None:
-                raise self._error
+            if self.error is not None:
+                raise self.error
             await self._wait(seconds)

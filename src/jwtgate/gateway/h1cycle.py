@@ -49,8 +49,10 @@ class Cycle:
     """The state of one request on a connection, and its ASGI callables."""
 
     __slots__ = (
+        "_fields",
         "_framing",
         "_headers",
+        "_length",
         "_remaining",
         "_status",
         "_waiter",
@@ -84,6 +86,8 @@ class Cycle:
         self._framing = _UNSET
         self._status = 0
         self._headers: Any = ()
+        self._fields = False
+        self._length: bytes | None = None
         self._remaining = 0
         self._waiter: asyncio.Future[None] | None = None
 
@@ -187,7 +191,14 @@ class Cycle:
             raise RuntimeError("unexpected ASGI message")
         self._write(message.get("body", b""), message.get("more_body", False))
 
-    def respond(self, status: int, headers: Any, body: bytes) -> bool:
+    def respond(
+        self,
+        status: int,
+        headers: Any,
+        body: bytes,
+        length: bytes | None = None,
+        fields: bool = False,
+    ) -> bool:
         """The whole response at once, without ASGI messages; False: use ``send``.
 
         The lean upstream client's common case (a complete small response)
@@ -195,6 +206,10 @@ class Cycle:
         final ``http.response.body``, minus two message dicts and two awaits.
         Only while nothing was sent and no write back-pressure is pending,
         since ``send`` would wait for the socket to drain first.
+
+        ``headers`` are ``(name, value)`` pairs, or with ``fields`` the lean
+        client's serialised fields (``Connection.fields``) whose Content-Length
+        value is ``length``: written as they are, the same bytes as their pairs.
         """
         if self.started or self.conn.write_waiter is not None:
             return False
@@ -202,6 +217,8 @@ class Cycle:
             self.started = True
             self._status = status
             self._headers = headers
+            self._fields = fields
+            self._length = length
             self._write(body, False)
         return True
 
@@ -256,20 +273,28 @@ class Cycle:
         lines = 2 + state.default_lines  # status line, blank line, default lines
         length: int | None = None
         headers = self._headers
-        lines += len(headers)
-        for name, value in headers:
-            lname = name.lower()
-            if lname in _FRAMING:
-                if lname == b"content-length":
-                    length = int(value)
-                else:
-                    # Connection and Transfer-Encoding are ours to write, matching
-                    # what this server actually does with the connection and body.
-                    if lname == b"connection" and b"close" in value.lower():
-                        self.keep_alive = False
-                    lines -= 1
-                    continue
-            parts += (lname, b": ", value, b"\r\n")
+        if self._fields:
+            # Names already lower-case; Connection and Transfer-Encoding,
+            # hop-by-hop, are not among them.
+            parts += headers
+            lines += len(headers) >> 2
+            if self._length is not None:
+                length = int(self._length)
+        else:
+            lines += len(headers)
+            for name, value in headers:
+                lname = name.lower()
+                if lname in _FRAMING:
+                    if lname == b"content-length":
+                        length = int(value)
+                    else:
+                        # Connection and Transfer-Encoding are ours to write, matching
+                        # what this server actually does with the connection and body.
+                        if lname == b"connection" and b"close" in value.lower():
+                            self.keep_alive = False
+                        lines -= 1
+                        continue
+                parts += (lname, b": ", value, b"\r\n")
         scope = self.scope
         if status < 200 or status == 204 or status == 304 or scope["method"] == "HEAD":
             self._framing = _NO_BODY

@@ -39,7 +39,6 @@ from jwtgate.gateway.pipeline import (
     record,
     refusal,
 )
-from jwtgate.gateway.proxy import complete_response
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.state import Resources
 from jwtgate.jose import VerifiedToken
@@ -115,9 +114,15 @@ class Lane:
 
 
 class _Exchange:
-    """One upstream response awaited by callback: the connection wakes it, or the timer fails it."""
+    """One upstream response awaited by callback: the connection's bytes step it, or the timer.
+
+    The connection calls :meth:`step` once its parser is done with received
+    bytes (or it failed); the read timeout comes from the shared timers,
+    which take it for a future (:meth:`done`, :meth:`set_exception`).
+    """
 
     __slots__ = (
+        "armed",
         "base",
         "conn",
         "cycle",
@@ -127,7 +132,6 @@ class _Exchange:
         "route",
         "slot",
         "target",
-        "woken",
     )
 
     def __init__(
@@ -143,35 +147,32 @@ class _Exchange:
     ) -> None:
         self.cycle, self.conn, self.out, self.res, self.route = cycle, conn, out, res, route
         self.base, self.target, self.headers = base, target, headers
-        self.woken: BaseException | bool = False
-        self.slot = conn.watch(self, route.read_timeout)
+        conn.on_progress = self.step
+        # One wait from the request to the response head (Deadlines takes a
+        # future; it uses only done() and set_exception()).
+        self.slot = conn.deadlines.add(self, route.read_timeout)  # type: ignore[arg-type]
+        self.armed = True
 
-    # The parts of a future that Connection and Deadlines use.
     def done(self) -> bool:
-        """True once woken (until :meth:`_step` runs)."""
-        return self.woken is not False
-
-    def set_result(self, result: None) -> None:
-        """The connection made progress (head, body, end or failure)."""
-        self._wake(True)
+        """True once the wait is over (the response head came, or the timer fired)."""
+        return not self.armed
 
     def set_exception(self, exc: BaseException) -> None:
-        """The read timeout passed."""
-        self._wake(exc)
+        """The read timeout passed: stop listening, answer after the timer's round."""
+        self.armed = False
+        self.conn.on_progress = None
+        self.cycle.conn.loop.call_soon(self.step, exc)
 
-    def _wake(self, why: BaseException | bool) -> None:
-        if self.woken is False:
-            self.woken = why
-            # Run after the parser callback that woke us has returned, as a
-            # task's wake-up would: the connection may be reused from here.
-            self.cycle.conn.loop.call_soon(self._step)
-
-    def _step(self) -> None:
+    def step(self, expired: BaseException | None = None) -> None:
+        """The connection made progress (or the timeout passed): answer, stream or retry."""
         cycle, conn, out, res = self.cycle, self.conn, self.out, self.res
-        why, self.woken = self.woken, False
-        conn.unwatch(self, self.slot)
+        if expired is None and not conn.headers_done and conn.error is None:
+            conn.on_progress = self.step  # part of a head: the same deadline holds
+            return
+        self.armed = False
+        conn.deadlines.discard(self, self.slot)  # type: ignore[arg-type]
         try:
-            if isinstance(why, BaseException):  # the read timeout passed
+            if expired is not None:
                 conn.close()
                 raise GatewayTimeout()
             error = conn.error
@@ -180,25 +181,24 @@ class _Exchange:
                     self._retry()  # RFC 9110 section 9.2.2: once, on a fresh connection
                     return
                 raise BadGateway()
-            if not conn.headers_done:
-                self.slot = conn.watch(self, self.route.read_timeout)
-                return
             if not conn.complete:
                 # A body still arriving: stream it from a task.
                 pending = res.upstream.relay(conn, cycle.send, self.route.read_timeout)
                 _continue(cycle, complete(pending, cycle.scope, cycle.send, res, out))
                 return
-            status, headers, body = complete_response(conn)
-            res.upstream.release(conn)
-            out.status = status
-            _answer(cycle, status, headers, body)
+            out.status = conn.status
+            rest = res.upstream.answer(conn, cycle)
+            if rest is not None:
+                _continue(cycle, send_simple(cycle.send, *rest))
         except JwtGateError as exc:
             _answer(cycle, *refusal(cycle.scope, exc, out))
         except Exception as exc:
             conn.close()
             _failed(cycle, exc)
             return
-        _done(cycle, res, out)
+        record(cycle.scope, res, out)
+        if cycle.task is None:  # else the task writing the response reports it finished
+            cycle.conn.finished(cycle)
 
     def _retry(self) -> None:
         _forward(

@@ -23,8 +23,7 @@ class ConnectionPool:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
-            if conn.usable:
-                conn.reset()
+            if conn.reuse():
                 return conn
         return None
 
@@ -46,7 +45,9 @@ class ConnectionPool:
 
     def release(self, conn: Connection) -> None:
         """Return a finished connection to the pool, or close it."""
-        idle = self._idle.setdefault(conn.key, [])
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            idle = self._idle[conn.key] = []
         if conn.usable and len(idle) < self._max_idle:
             idle.append(conn)
         elif conn.transport is not None:

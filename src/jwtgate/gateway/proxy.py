@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
 
 from jwtgate.gateway.asgi import Receive, Send, read_limited, stream_limited
-from jwtgate.gateway.client import Connection, UpstreamClosed
+from jwtgate.gateway.client import Connection, UpstreamClosed, pairs
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
 from jwtgate.gateway.fallback import FallbackClient
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.pool import ConnectionPool
-from jwtgate.gateway.upstream_headers import request_head, without_named
+from jwtgate.gateway.upstream_headers import request_head
 
 __all__ = ["Upstream", "complete_response"]
 
@@ -28,8 +28,11 @@ _SMALL_BODY = 64 * 1024
 
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
-_NEEDS_LENGTH = frozenset({"POST", "PUT", "PATCH"})
-_Target = tuple[str, int, bytes, bytes]  # host, port, Host header, base path
+# The end of a body-less request head: RFC 9110 section 8.6, a method whose
+# content has a meaning says there is none.
+_NO_BODY = {method: b"content-length: 0\r\n\r\n" for method in ("POST", "PUT", "PATCH")}
+_Target = tuple[tuple[str, int], bytes, bytes]  # (host, port), Host header, base path
+_Response = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 
 def _target(base: str) -> _Target | None:
@@ -39,7 +42,7 @@ def _target(base: str) -> _Target | None:
         return None
     port = parts.port or 80
     host_header = parts.netloc.rsplit("@", 1)[-1].encode("idna")
-    return parts.hostname, port, host_header, parts.path.rstrip("/").encode("latin-1")
+    return (parts.hostname, port), host_header, parts.path.rstrip("/").encode("latin-1")
 
 
 class Upstream:
@@ -120,18 +123,39 @@ class Upstream:
         The caller waits for the response on the returned connection and
         hands it to :meth:`relay` or :func:`complete_response`.
         """
-        where = self._target(base) if method != "HEAD" else None
-        if where is None:
+        targets = self._targets
+        where = targets[base] if base in targets else self._target(base)
+        if where is None or method == "HEAD":
             return None
-        host, port, host_header, base_path = where
-        conn = self._pool.take((host, port))
-        if conn is not None:
-            conn.write(_request(method, base_path + target, host_header, headers, None))
+        key, host_header, base_path = where
+        conn = self._pool.take(key)
+        if conn is not None and conn.transport is not None:  # a pooled one has its transport
+            head = request_head(method, base_path + target, host_header, headers)
+            conn.transport.write(head + _NO_BODY.get(method, b"\r\n"))
         return conn
 
     def release(self, conn: Connection) -> None:
         """Return a connection whose response is complete to the pool."""
         self._pool.release(conn)
+
+    def answer(self, conn: Connection, cycle: Cycle) -> _Response | None:
+        """Release ``conn`` and write its complete response on ``cycle``; None once written.
+
+        Otherwise (the cycle's client must drain first) the status, headers
+        and body to send the ASGI way. The client's fields go to the server as
+        the lean client serialised them, unless the response's Connection
+        field names some of them (RFC 9110 section 7.6.1).
+        """
+        status, body = conn.status, conn.take_body()
+        if conn.connection:
+            headers = conn.end_to_end()
+            self._pool.release(conn)
+            return None if cycle.respond(status, headers, body) else (status, headers, body)
+        fields, length = conn.fields, conn.length
+        self._pool.release(conn)
+        if cycle.respond(status, fields, body, length, True):
+            return None
+        return status, pairs(fields), body
 
     async def _forward(
         self,
@@ -178,17 +202,16 @@ class Upstream:
         read_timeout: float,
         retry: bool = True,
     ) -> int:
-        host, port, host_header, base_path = where
+        key, host_header, base_path = where
         request = _request(method, base_path + target, host_header, headers, data)
         whole = data is None or isinstance(data, bytes)  # no ABC isinstance per request
         retry = retry and whole and method in _IDEMPOTENT
         pool = self._pool
-        key = (host, port)
         while True:
             conn = pool.take(key)
             if conn is None:
                 try:
-                    conn = await pool.acquire(host, port, connect_timeout)
+                    conn = await pool.acquire(*key, connect_timeout)
                 except TimeoutError:
                     raise GatewayTimeout() from None
                 except OSError:
@@ -218,20 +241,23 @@ class Upstream:
 
     async def relay(self, conn: Connection, send: Send, read_timeout: float) -> int:
         """Send the response whose head arrived on ``conn`` to the client; returns its status."""
+        status = conn.status
         if conn.complete:
             # The whole (small) response is already here: one body write, not
             # a chunk plus an empty terminator (each write is a system call).
-            status, headers, body = complete_response(conn)
-            self._pool.release(conn)
             # The lean server's request takes it directly, without ASGI messages.
             cycle = getattr(send, "__self__", None)
-            if type(cycle) is Cycle and cycle.respond(status, headers, body):
-                return status
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            if type(cycle) is Cycle:
+                rest = self.answer(conn, cycle)
+            else:
+                rest = complete_response(conn)
+                self._pool.release(conn)
+            if rest is not None:
+                _, headers, body = rest
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
             return status
-        status = conn.status
-        headers = without_named(conn.headers, conn.connection)
+        headers = conn.end_to_end()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         try:
             async for chunk in conn.chunks(read_timeout):
@@ -244,9 +270,9 @@ class Upstream:
         return status
 
 
-def complete_response(conn: Connection) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def complete_response(conn: Connection) -> _Response:
     """Status, end-to-end headers and body of a complete response on ``conn``."""
-    return conn.status, without_named(conn.headers, conn.connection), conn.take_body()
+    return conn.status, conn.end_to_end(), conn.take_body()
 
 
 def _request(
@@ -262,4 +288,4 @@ def _request(
         return head + b"content-length: %d\r\n\r\n%b" % (len(data), data)
     if data is not None:
         return head + b"transfer-encoding: chunked\r\n\r\n"
-    return head + (b"content-length: 0\r\n\r\n" if method in _NEEDS_LENGTH else b"\r\n")
+    return head + _NO_BODY.get(method, b"\r\n")
