@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httptools
 
 from jwtgate.gateway.deadlines import Deadlines
 from jwtgate.gateway.headers import HOP_BY_HOP
 from jwtgate.gateway.upstream_headers import without_named
+from jwtgate.gateway.upstream_wait import UpstreamClosed, Waits
 
 __all__ = ["Connection", "UpstreamClosed", "pairs"]
 
@@ -37,30 +38,19 @@ def pairs(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
     return list(zip(fields[::4], fields[2::4], strict=True))
 
 
-class UpstreamClosed(Exception):
-    """The connection failed; ``before_response`` says whether any response byte arrived."""
-
-    def __init__(self, before_response: bool) -> None:
-        super().__init__("upstream connection closed")
-        self.before_response = before_response
-
-
-class Connection(asyncio.Protocol):
+class Connection(Waits, asyncio.Protocol):
     """One upstream connection carrying one request at a time."""
 
     def __init__(self, key: tuple[str, int], deadlines: Deadlines) -> None:
+        Waits.__init__(self, asyncio.get_running_loop(), deadlines)
         self.key = key
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self._loop = asyncio.get_running_loop()
-        self.deadlines = deadlines
         self.reused = False
-        # The response as it is parsed: plain attributes, read once per
-        # request by whoever waits (a property costs a call each).
+        # The response as it is parsed (with headers_done and error): plain
+        # attributes, read once per request by whoever waits.
         self.status = 0
-        self.headers_done = False
         self.complete = False
-        self.error: UpstreamClosed | None = None
         # End-to-end fields as the client will see them: name (lower-case),
         # b": ", value, b"\r\n" each, so that the server writes them with one
         # join; Content-Length among them, its value also in ``length``.
@@ -69,12 +59,8 @@ class Connection(asyncio.Protocol):
         # Values of the response's Connection fields other than keep-alive:
         # the fields they name are hop-by-hop too (RFC 9110 section 7.6.1).
         self.connection: tuple[bytes, ...] = ()
-        # Called once after the parser is done with received bytes (or the
-        # connection failed), then cleared: a caller that waits by callback.
-        self.on_progress: Callable[[], None] | None = None
         self._body: deque[bytes] = deque()
         self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
         self._write_ready: asyncio.Future[None] | None = None
         self._got_bytes = False
         self._keep_alive = True
@@ -154,36 +140,12 @@ class Connection(asyncio.Protocol):
         self.complete = True
 
     # ------------------------------------------------------------- helpers
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
     def _fail(self) -> None:
         self.error = UpstreamClosed(not self._got_bytes)
         self._keep_alive = False
         if self.transport is not None:
             self.transport.close()
-        progress = self.on_progress
-        if progress is not None:
-            self.on_progress = None
-            progress()
-        else:
-            self._wake()
-
-    async def _wait(self, seconds: float) -> None:
-        # A bare future and a shared timer slot: asyncio.wait_for costs several
-        # times more per call, and this runs at least once per proxied request.
-        waiter = self._waiter = self._loop.create_future()
-        deadlines = self.deadlines
-        slot = deadlines.add(waiter, seconds)
-        try:
-            await waiter
-        finally:
-            deadlines.discard(waiter, slot)
-            self._waiter = None
+        self._notify()
 
     def end_to_end(self) -> list[tuple[bytes, bytes]]:
         """The response's fields for the client as ``(name, value)`` pairs."""
@@ -258,21 +220,6 @@ class Connection(asyncio.Protocol):
             if self._write_ready is not None:
                 await self._write_ready
         transport.write(b"0\r\n\r\n")
-
-    async def response(self, seconds: float) -> None:
-        """Wait for the status line and headers (each wait at most ``seconds``)."""
-        # _wait inlined: one coroutine less on every proxied request.
-        deadlines = self.deadlines
-        while not self.headers_done:
-            if self.error is not None:
-                raise self.error
-            waiter = self._waiter = self._loop.create_future()
-            slot = deadlines.add(waiter, seconds)
-            try:
-                await waiter
-            finally:
-                deadlines.discard(waiter, slot)
-                self._waiter = None
 
     async def chunks(self, seconds: float) -> AsyncIterator[bytes]:
         """The response body as it arrives."""

@@ -114,25 +114,13 @@ class Lane:
 
 
 class _Exchange:
-    """One upstream response awaited by callback: the connection's bytes step it, or the timer.
+    """One upstream response awaited by callback, from the connection's bytes or its timer.
 
     The connection calls :meth:`step` once its parser is done with received
-    bytes (or it failed); the read timeout comes from the shared timers,
-    which take it for a future (:meth:`done`, :meth:`set_exception`).
+    bytes, once it failed, or once the read timeout passed.
     """
 
-    __slots__ = (
-        "armed",
-        "base",
-        "conn",
-        "cycle",
-        "headers",
-        "out",
-        "res",
-        "route",
-        "slot",
-        "target",
-    )
+    __slots__ = ("base", "conn", "cycle", "headers", "out", "res", "route", "target")
 
     def __init__(
         self,
@@ -148,31 +136,17 @@ class _Exchange:
         self.cycle, self.conn, self.out, self.res, self.route = cycle, conn, out, res, route
         self.base, self.target, self.headers = base, target, headers
         conn.on_progress = self.step
-        # One wait from the request to the response head (Deadlines takes a
-        # future; it uses only done() and set_exception()).
-        self.slot = conn.deadlines.add(self, route.read_timeout)  # type: ignore[arg-type]
-        self.armed = True
+        conn.watch(route.read_timeout)  # one wait: from the request to the response head
 
-    def done(self) -> bool:
-        """True once the wait is over (the response head came, or the timer fired)."""
-        return not self.armed
-
-    def set_exception(self, exc: BaseException) -> None:
-        """The read timeout passed: stop listening, answer after the timer's round."""
-        self.armed = False
-        self.conn.on_progress = None
-        self.cycle.conn.loop.call_soon(self.step, exc)
-
-    def step(self, expired: BaseException | None = None) -> None:
+    def step(self) -> None:
         """The connection made progress (or the timeout passed): answer, stream or retry."""
         cycle, conn, out, res = self.cycle, self.conn, self.out, self.res
-        if expired is None and not conn.headers_done and conn.error is None:
+        if not conn.headers_done and conn.error is None and not conn.timed_out:
             conn.on_progress = self.step  # part of a head: the same deadline holds
             return
-        self.armed = False
-        conn.deadlines.discard(self, self.slot)  # type: ignore[arg-type]
+        conn.read_deadline = 0.0
         try:
-            if expired is not None:
+            if conn.timed_out:
                 conn.close()
                 raise GatewayTimeout()
             error = conn.error
