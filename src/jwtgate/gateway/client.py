@@ -63,7 +63,7 @@ class Connection(Waits, asyncio.Protocol):
         self._buffered = 0
         self._write_ready: asyncio.Future[None] | None = None
         self._got_bytes = False
-        self._keep_alive = True
+        self.keep_alive = True
         self._paused = False
 
     # ----------------------------------------------------------- protocol
@@ -93,7 +93,7 @@ class Connection(Waits, asyncio.Protocol):
         """Fail an unfinished response; never reuse this connection."""
         if not self.complete:
             self._fail()
-        self._keep_alive = False
+        self.keep_alive = False
         if self._write_ready is not None and not self._write_ready.done():
             self._write_ready.set_result(None)
 
@@ -125,7 +125,7 @@ class Connection(Waits, asyncio.Protocol):
         """Parser callback: status line and headers are complete."""
         self.status = self._parser.get_status_code()
         self.headers_done = True
-        self._keep_alive = self._parser.should_keep_alive()
+        self.keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         """Parser callback: a piece of the body (reading pauses past the high-water mark)."""
@@ -142,7 +142,7 @@ class Connection(Waits, asyncio.Protocol):
     # ------------------------------------------------------------- helpers
     def _fail(self) -> None:
         self.error = UpstreamClosed(not self._got_bytes)
-        self._keep_alive = False
+        self.keep_alive = False
         if self.transport is not None:
             self.transport.close()
         self._notify()
@@ -166,32 +166,21 @@ class Connection(Waits, asyncio.Protocol):
             self._paused = False
             self.transport.resume_reading()
 
-    @property
-    def usable(self) -> bool:
-        """True if the connection can carry another request."""
-        transport = self.transport
-        return (
-            self._keep_alive
-            and self.complete
-            and transport is not None
-            and not transport.is_closing()
-        )
-
     def close(self) -> None:
         """Abandon the connection (a request on it failed half-way)."""
-        self._keep_alive = False
+        self.keep_alive = False
         if self.transport is not None:
             self.transport.close()
 
     def reuse(self) -> bool:
         """Prepare for the next request on this connection; False if it cannot carry one.
 
-        The parser is kept: a usable connection's parser stands at a message
+        The parser is kept: a reusable connection's parser stands at a message
         boundary, and llhttp parses the next response of a keep-alive
         connection from there.
         """
         transport = self.transport
-        if not self._keep_alive or not self.complete or transport is None or transport.is_closing():
+        if not self.keep_alive or not self.complete or transport is None or transport.is_closing():
             return False
         self.status, self.fields, self.length, self.connection = 0, [], None, ()
         self.headers_done = self.complete = self._got_bytes = False

@@ -104,7 +104,8 @@ class Cycle:
     def message_done(self) -> None:
         """The whole request body has arrived."""
         self.body_done = True
-        self._wake()
+        if self._waiter is not None:  # no call for a request nobody waits on
+            self._wake()
 
     def disconnect(self) -> None:
         """The client went away."""
@@ -249,7 +250,8 @@ class Cycle:
             if framing == _LENGTH and self._remaining:
                 _log.error("the application sent less than its Content-Length")
                 self.keep_alive = False
-            self._wake()
+            if self._waiter is not None:
+                self._wake()
             if not self.keep_alive and self.body_done:
                 conn.close()
 

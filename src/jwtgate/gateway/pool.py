@@ -48,10 +48,14 @@ class ConnectionPool:
         idle = self._idle.get(conn.key)
         if idle is None:
             idle = self._idle[conn.key] = []
-        if conn.usable and len(idle) < self._max_idle:
+        transport = conn.transport
+        if transport is None:
+            return
+        reusable = conn.keep_alive and conn.complete and not transport.is_closing()
+        if reusable and len(idle) < self._max_idle:
             idle.append(conn)
-        elif conn.transport is not None:
-            conn.transport.close()
+        else:
+            transport.close()
 
     def close(self) -> None:
         """Close every idle connection."""
