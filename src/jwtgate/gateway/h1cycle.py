@@ -14,13 +14,19 @@ import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from jwtgate.gateway.h1wire import STATUS_LINES, InternalError, error_response, status_line
+from jwtgate.gateway.h1wire import (
+    STATUS_LINES,
+    InternalError,
+    error_response,
+    status_line,
+    where,
+)
 
 if TYPE_CHECKING:
     from jwtgate.gateway.asgi import ASGIApp
     from jwtgate.gateway.h1proto import H1Protocol
 
-__all__ = ["Cycle", "where"]
+__all__ = ["Cycle"]
 
 _log = logging.getLogger("jwtgate.gateway")
 
@@ -29,20 +35,8 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SMALL = 16_384
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 _FRAMING = frozenset({b"content-length", b"connection", b"transfer-encoding"})
-
-
-def where(exc: BaseException) -> str:
-    """Exception type and innermost frame: enough to find the bug, never its message.
-
-    The message could quote request data (a token, a cookie); the type and
-    location cannot.
-    """
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return type(exc).__name__
-    return f"{type(exc).__name__} at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+# RFC 9110 sections 15.2, 15.3.5 and 15.4.5: responses that never have content.
+_NO_CONTENT = frozenset({*range(100, 200), 204, 304})
 
 
 class Cycle:
@@ -276,10 +270,10 @@ class Cycle:
         length: int | None = None
         headers = self._headers
         if self._fields:
-            # Names already lower-case; Connection and Transfer-Encoding,
-            # hop-by-hop, are not among them.
+            # The lean client's fields as llhttp took them: names lower-case,
+            # no Connection or Transfer-Encoding (hop-by-hop), and no CR, LF
+            # or NUL in a name or value (the strict parser refuses them).
             parts += headers
-            lines += len(headers) >> 2
             if self._length is not None:
                 length = int(self._length)
         else:
@@ -298,7 +292,7 @@ class Cycle:
                         continue
                 parts += (lname, b": ", value, b"\r\n")
         scope = self.scope
-        if status < 200 or status == 204 or status == 304 or scope["method"] == "HEAD":
+        if status in _NO_CONTENT or scope["method"] == "HEAD":
             self._framing = _NO_BODY
         elif length is not None:
             self._framing = _LENGTH
@@ -329,7 +323,8 @@ class Cycle:
         head = b"".join(parts)
         # Response splitting (CWE-113, RFC 9112 section 2.2): a name or value
         # with a CR, LF or NUL would let its bytes start a header or a response.
-        if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+        # (Integer forms: ``0 in head`` is a memchr, ``b"\0" in head`` a search.)
+        if not self._fields and (head.count(10) != lines or head.count(13) != lines or 0 in head):
             self._framing = _UNSET
             raise RuntimeError("invalid response header")
         return head

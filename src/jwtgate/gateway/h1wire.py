@@ -33,6 +33,7 @@ __all__ = [
     "error_response",
     "split_target",
     "status_line",
+    "where",
 ]
 
 
@@ -80,6 +81,20 @@ class InternalError(GatewayError):
     code = "internal_error"
     status = 500
     default_description = "the gateway could not handle the request"
+
+
+def where(exc: BaseException) -> str:
+    """Exception type and innermost frame: enough to find the bug, never its message.
+
+    The message could quote request data (a token, a cookie); the type and
+    location cannot.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
 def status_line(status: int) -> bytes:

@@ -27,7 +27,8 @@ from jwtgate.gateway.client import Connection
 from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.dispatch import send_simple, upstream_headers, upstream_where
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
-from jwtgate.gateway.h1cycle import Cycle, where
+from jwtgate.gateway.h1cycle import Cycle
+from jwtgate.gateway.h1wire import where
 from jwtgate.gateway.limit import check_rate_now
 from jwtgate.gateway.outcome import Outcome
 from jwtgate.gateway.pipeline import (
