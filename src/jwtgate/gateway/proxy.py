@@ -129,9 +129,10 @@ class Upstream:
             return None
         key, host_header, base_path = where
         conn = self._pool.take(key)
-        if conn is not None and conn.transport is not None:  # a pooled one has its transport
-            head = request_head(method, base_path + target, host_header, headers)
-            conn.transport.write(head + _NO_BODY.get(method, b"\r\n"))
+        if conn is None or conn.transport is None:  # a pooled one has its transport
+            return None
+        head = request_head(method, base_path + target, host_header, headers)
+        conn.transport.write(head + _NO_BODY.get(method, b"\r\n"))
         return conn
 
     def release(self, conn: Connection) -> None:
@@ -142,9 +143,9 @@ class Upstream:
         """Release ``conn`` and write its complete response on ``cycle``; None once written.
 
         Otherwise (the cycle's client must drain first) the status, headers
-        and body to send the ASGI way. The client's fields go to the server as
-        the lean client serialised them, unless the response's Connection
-        field names some of them (RFC 9110 section 7.6.1).
+        and body to send the ASGI way. The upstream's fields reach the server
+        as the lean client serialised them, unless the response's Connection
+        field names some of them to drop too (RFC 9110 section 7.6.1).
         """
         status, body = conn.status, conn.take_body()
         if conn.connection:
