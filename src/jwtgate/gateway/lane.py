@@ -5,8 +5,9 @@ token the cache already verified, an in-process rate limiter. For those the
 lean server calls :class:`Lane` right after parsing the head. It runs the
 pipeline's stages synchronously (they are the same functions the ASGI path
 runs, in the same order), writes the request on an idle pooled upstream
-connection and returns; the response comes back through the connection's
-parser callbacks to :class:`_Exchange`, which writes it to the client.
+connection and returns; once the connection's parser is done with the
+response's bytes, the connection calls :class:`_Exchange`, which writes the
+response to the client.
 
 No task, coroutine or future is created for such a request. Anything else
 goes the ASGI way: before the pipeline has an effect (a preflight, a CORS
