@@ -59,19 +59,24 @@ def _raw(key: SigningKey, token: str) -> Callable[[], Any]:
     sig = b64url_decode(sig_b64)
     if key.alg == "HS256":
         secret = key.secret_bytes()
+        sha = hashes.SHA256()
 
         def hs() -> None:
-            mac = HMAC(secret, hashes.SHA256())
+            mac = HMAC(secret, sha)  # an HMAC context serves one message
             mac.update(data)
             mac.verify(sig)
 
         return hs
     pub = key.verification_key().crypto_key
+    # The padding and hash objects are built once, as jwtgate builds them once
+    # per key: the raw row is the primitive's call and nothing else.
     if key.alg == "RS256":
-        return lambda: pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+        pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+        return lambda: pub.verify(sig, data, pkcs1, sha256)
     if key.alg == "ES256":
         der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-        return lambda: pub.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        ecdsa = ec.ECDSA(hashes.SHA256())
+        return lambda: pub.verify(der, data, ecdsa)
     return lambda: pub.verify(sig, data)
 
 
