@@ -100,9 +100,9 @@ _UPSTREAM: dict[bytes, tuple[list[bytes], bool]] = {
 }
 
 # What the client receives (its Date line masked) for a keep-alive GET. A body
-# delimited by the upstream closing (RFC 9112 section 6.3, last rule) is cut
-# today: the parser is never told of the end, so the client sees a chunked
-# body without its last chunk and the connection closes (never a false end).
+# delimited by the upstream closing (RFC 9112 section 6.3, last rule) ends
+# where the upstream closed: the client gets it chunked, with its last chunk,
+# and its connection stays open for the next request.
 _EXPECTED: dict[bytes, bytes] = {
     b"/chunked": (
         b"HTTP/1.1 200 OK\r\ndate: *\r\nx-a: 1\r\nx-trailer: t\r\ncontent-length: 5\r\n\r\nabcde"
@@ -166,6 +166,8 @@ _EXPECTED: dict[bytes, bytes] = {
         b"\r\n"
         b"a\r\n"
         b"to the end\r\n"
+        b"0\r\n"
+        b"\r\n"
     ),
 }
 
@@ -232,6 +234,29 @@ async def test_client_sees_the_pinned_bytes(
         # Twice: the first connects upstream (a task), the second takes the
         # pooled connection (the fast lane, unless the body is streamed).
         got = [await _fetch(base, path) for _ in range(2)]
-    expected = _EXPECTED[path] + (_TAIL if path != b"/until-close" else b"")
+    expected = _EXPECTED[path] + _TAIL
     assert got == [expected, expected]
     assert exchanges or path == b"/until-close"  # the fast lane carried some
+
+
+# Bodies whose framing says more is coming when the upstream closes: a cut,
+# never a complete response (RFC 9112 section 8: an incomplete message).
+_CUT = {
+    b"/cut-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab",
+    b"/cut-length": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    b"/cut-coding": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\nab",
+}
+
+
+@pytest.mark.parametrize("path", sorted(_CUT))
+async def test_a_cut_body_never_ends_as_complete(
+    path: bytes, gw_config: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(_UPSTREAM, path, ([_CUT[path]], True))
+    route = {"name": "r", "match": {"prefix": "/"}, "auth": "public"}
+    async with _upstream() as url, gateway(gw_config([{**route, "upstream": url}])) as base:
+        got = await _fetch(base, path)
+    # Either a 502 (nothing sent yet) or a body cut short with the connection
+    # closed; never the last chunk, and never the next response on the connection.
+    assert not got.endswith(b"0\r\n\r\n")
+    assert b'{"ok":true}' not in got

@@ -59,6 +59,9 @@ class Connection(Waits, asyncio.Protocol):
         # Values of the response's Connection fields other than keep-alive:
         # the fields they name are hop-by-hop too (RFC 9110 section 7.6.1).
         self.connection: tuple[bytes, ...] = ()
+        # The Transfer-Encoding value, if any: with Content-Length it decides
+        # whether the body ends only where the upstream closes (RFC 9112 section 6.3).
+        self._coding: bytes | None = None
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._write_ready: asyncio.Future[None] | None = None
@@ -90,9 +93,18 @@ class Connection(Waits, asyncio.Protocol):
             self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Fail an unfinished response; never reuse this connection."""
+        """End a close-delimited body, fail any other unfinished response; never reuse."""
         if not self.complete:
-            self._fail()
+            if exc is None and self.headers_done and self.error is None and self._until_close():
+                # RFC 9112 section 6.3, last rule: without Content-Length or a
+                # final chunked coding, the body is what arrived before the
+                # upstream closed. The parser is never told of the end (httptools
+                # has no finish call), so the end is recorded here.
+                self.complete = True
+                self.keep_alive = False
+                self._notify()
+            else:
+                self._fail()
         self.keep_alive = False
         if self._write_ready is not None and not self._write_ready.done():
             self._write_ready.set_result(None)
@@ -114,6 +126,9 @@ class Connection(Waits, asyncio.Protocol):
         if name in _SET_ASIDE:
             if name == b"content-length":
                 self.length = value
+            elif name == b"transfer-encoding":
+                self._coding = value  # hop-by-hop: read for framing only
+                return
             else:
                 # keep-alive, the common value, names a field already hop-by-hop.
                 if name == b"connection" and value.lower() != b"keep-alive":
@@ -140,6 +155,12 @@ class Connection(Waits, asyncio.Protocol):
         self.complete = True
 
     # ------------------------------------------------------------- helpers
+    def _until_close(self) -> bool:
+        coding = self._coding
+        if coding is not None:
+            return not coding.rstrip(b" \t").lower().endswith(b"chunked")
+        return self.length is None
+
     def _fail(self) -> None:
         self.error = UpstreamClosed(not self._got_bytes)
         self.keep_alive = False
@@ -183,6 +204,7 @@ class Connection(Waits, asyncio.Protocol):
         if not self.keep_alive or not self.complete or transport is None or transport.is_closing():
             return False
         self.status, self.fields, self.length, self.connection = 0, [], None, ()
+        self._coding = None
         self.headers_done = self.complete = self._got_bytes = False
         self.error = None
         self.reused = True
