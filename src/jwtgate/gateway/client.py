@@ -122,6 +122,12 @@ class Connection(Waits, asyncio.Protocol):
     # ------------------------------------------------------ parser hooks
     def on_header(self, name: bytes, value: bytes) -> None:
         """Parser callback: one response header (hop-by-hop ones and Date set aside)."""
+        if self.headers_done:
+            # A trailer field of a chunked body. RFC 9110 section 6.5.1: never
+            # merged into the header section (a Content-Length or Set-Cookie
+            # trailer would otherwise rewrite the client's framing or cookies);
+            # a recipient that removes the chunked coding may discard them.
+            return
         name = name.lower()
         if name in _SET_ASIDE:
             if name == b"content-length":
