@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import pytest
@@ -194,3 +196,21 @@ def _log_unflushed(logger: AccessLogger, request_id: str) -> None:
         request_id=request_id, route="echo", method="GET", path="/", status=200,
         latency_ms=1.0, subject=None, error_code=None, client_ip=None,
     )  # fmt: skip
+
+
+def test_the_stamp_follows_the_request_time_to_the_millisecond() -> None:
+    buf = io.StringIO()
+    logger = AccessLogger(buf, flush_interval=3600.0)
+    start = perf_counter()
+    wall = time.time()
+    for dt in (0.0, 0.0001, 0.0021, 1.5):
+        logger.log("r", "echo", "GET", "/", 200, 1.0, None, None, None, now=start + dt)
+    logger.flush()
+    stamps = [line["ts"] for line in _lines(buf)]
+    steps = [round(s - stamps[0], 3) for s in stamps]
+    # Rounded to the millisecond: 0.1 ms later may or may not cross one.
+    assert steps[0] == 0.0
+    assert steps[1] in (0.0, 0.001)
+    assert steps[2] in (0.002, 0.003)
+    assert steps[3] in (1.499, 1.5, 1.501)
+    assert abs(stamps[0] - wall) < 1.0

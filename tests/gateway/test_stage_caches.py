@@ -11,7 +11,11 @@ import asyncio
 import io
 import json
 import math
+import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
+from time import perf_counter
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,6 +89,47 @@ def test_access_line_holds_every_field_as_before(
         assert record == expected
     # A cache hit writes the very same text as the miss before it.
     assert lines[1].split(",", 1)[1] == lines[2].split(",", 1)[1]
+
+
+def _reference_line(fields: tuple[str, str, str, str, int, float, str | None, ...]) -> str:
+    """The line without its ``ts``, as the logger wrote it before its tables and stamp cache."""
+    request_id, route, method, path, status, latency_ms, subject, error, client_ip = fields
+    q = encode_basestring_ascii
+    nq = lambda v: "null" if v is None else q(v[:_MAX_FIELD])  # noqa: E731
+    return (
+        f'"request_id":{q(request_id[:_MAX_FIELD])},"route":{q(route[:_MAX_FIELD])},'
+        f'"method":{q(method[:32])},"path":{q(_clean_path(path))},"status":{int(status)},'
+        f'"latency_ms":{latency_ms:.3f},"sub":{nq(subject)},"error":{nq(error)},'
+        f'"client_ip":{nq(client_ip)}}}\n'
+    )  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(_TEXT, _TEXT, _TEXT, st.none() | _TEXT, st.none() | _TEXT, st.none() | _TEXT),
+        min_size=1, max_size=6,
+    ),
+    latency=st.floats(min_value=0.0, max_value=1e6),
+    table_max=st.sampled_from([1, 2, _QUOTED_MAX]),
+)  # fmt: skip
+def test_access_line_bytes_are_the_reference_bytes(
+    calls: list[tuple[str, str, str, str | None, str | None, str | None]],
+    latency: float,
+    table_max: int,
+) -> None:
+    buf = io.StringIO()
+    logger = AccessLogger(buf, flush_interval=3600.0)
+    with patch("jwtgate.gateway.accesslog._QUOTED_MAX", table_max):  # tables emptied often
+        for route, method, path, subject, error, ip in calls * 2:  # misses, then hits
+            fields = (f"r-{route}", route, method, path, 200, latency, subject, error, ip)
+            logger.log(*fields, now=perf_counter())
+            logger.flush()
+            line = buf.getvalue().splitlines(keepends=True)[-1]
+            ts, rest = line.split(",", 1)
+            assert ts.startswith('{"ts":')
+            assert abs(float(ts[6:]) - time.time()) < 5.0
+            assert rest == _reference_line(fields)
 
 
 def test_access_log_cache_is_bounded() -> None:

@@ -17,6 +17,7 @@ import sys
 import time
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
+from time import perf_counter
 from typing import TextIO
 
 __all__ = ["AccessLogger"]
@@ -24,10 +25,8 @@ __all__ = ["AccessLogger"]
 # Three base64url segments whose first starts like a JSON object header ("{" -> "eyJ").
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _MAX_FIELD = 2048
-# Fields that repeat from request to request (route, method, subject, client
-# address) are kept JSON-encoded, so the encoder runs once per distinct value.
-# Short values only, and a full table is emptied: bounded memory whatever
-# the clients send.
+# Fields that repeat from request to request are kept JSON-encoded, so the
+# encoder (and the path's cleaning) runs once per distinct value.
 _QUOTED_MAX = 4096
 _QUOTED_LEN = 128
 
@@ -55,16 +54,26 @@ class AccessLogger:
     ``PYTHONUNBUFFERED=1``, as container images often set), and a quiet one
     still shows its lines promptly; call :meth:`flush` from a periodic task
     to cover idle periods, and on shutdown.
+
+    A request's time is the ``time.perf_counter()`` reading its latency is
+    measured with; the wall-clock ``ts`` is that reading plus an offset taken
+    again at every flush, so a request reads the clock once, and a step of
+    the system clock shows within one flush interval.
     """
 
     __slots__ = (
+        "_flush_at",
         "_flush_interval",
-        "_last_flush",
         "_lines",
         "_max_lines",
+        "_methods",
+        "_offset",
         "_owned",
+        "_paths",
         "_quoted",
         "_stream",
+        "_ts",
+        "_ts_until",
         "enabled",
     )
 
@@ -81,9 +90,17 @@ class AccessLogger:
         self._flush_interval = flush_interval
         self._max_lines = max(1, max_lines)
         self._lines: list[str] = []
-        self._last_flush = time.time()
+        self._offset = time.time() - perf_counter()
+        self._flush_at = perf_counter() + flush_interval
+        self._ts = ""
+        self._ts_until = 0.0
         self.enabled = enabled
-        self._quoted: dict[str, str] = {}
+        # JSON literals of values that repeat from request to request: route,
+        # subject, error code and client address (None is ``null``); methods
+        # (cut to 32) and paths (cleaned first) have tables of their own.
+        self._quoted: dict[str | None, str] = {None: "null"}
+        self._methods: dict[str | None, str] = {}
+        self._paths: dict[str | None, str] = {}
 
     @classmethod
     def to_file(
@@ -97,7 +114,6 @@ class AccessLogger:
 
     def log(
         self,
-        *,
         request_id: str,
         route: str,
         method: str,
@@ -107,55 +123,88 @@ class AccessLogger:
         subject: str | None,
         error_code: str | None,
         client_ip: str | None,
+        now: float | None = None,
     ) -> None:
-        """Write one access-log line; ``path`` may include a query, which is dropped."""
+        """Write one access-log line; ``path`` may include a query, which is dropped.
+
+        ``now`` is the request's ``perf_counter()`` reading, if the caller has
+        one. Every string goes through the JSON encoder (as a JSON string
+        literal, ASCII-only), cut to _MAX_FIELD characters first (the path by
+        _clean_path, a method to 32); a JSON literal is never empty, so ``or``
+        quotes on a table miss only.
+        """
         if not self.enabled:
             return
-        if not math.isfinite(latency_ms):
+        if latency_ms - latency_ms != 0.0:  # NaN or infinite (math.isfinite, without a call)
             latency_ms = 0.0
-        now = time.time()
-        # Hand-assembled (every string through the JSON encoder, as a JSON
-        # string literal, ASCII-only): about 3x cheaper than json.dumps of a
-        # dict, and this runs on every request. Every field is cut to
-        # _MAX_FIELD characters first (the path by _clean_path), a method to
-        # 32, so only a method no cut shortens may share the table of
-        # literals. A JSON literal is never empty: ``or`` calls _quote on a miss.
+        if now is None:
+            now = perf_counter()
+        if now >= self._ts_until:
+            self._stamp(now)
         quoted = self._quoted
-        q = encode_basestring_ascii
-        q_route = quoted.get(route) or self._quote(route)
-        if len(method) <= 32:
-            q_method = quoted.get(method) or self._quote(method)
-        else:
-            q_method = q(method[:32])
-        q_sub = "null" if subject is None else quoted.get(subject) or self._quote(subject)
-        q_ip = "null" if client_ip is None else quoted.get(client_ip) or self._quote(client_ip)
-        if "?" in path or "#" in path or "eyJ" in path or len(path) > _MAX_FIELD:
-            path = _clean_path(path)  # the common path needs none of its work
+        try:  # subscripts, not .get calls: every value is in its table but the first time
+            q_route = quoted[route]
+            q_method = self._methods[method]
+            q_path = self._paths[path]
+            q_sub = quoted[subject]
+            q_error = quoted[error_code]
+            q_ip = quoted[client_ip]
+        except KeyError:
+            q_route = quoted.get(route) or self._quote(route)
+            q_method = self._methods.get(method) or self._quote_method(method)
+            q_path = self._paths.get(path) or self._quote_path(path)
+            q_sub = quoted.get(subject) or self._quote(subject)
+            q_error = quoted.get(error_code) or self._quote(error_code)
+            q_ip = quoted.get(client_ip) or self._quote(client_ip)
         line = (
-            f'{{"ts":{now:.3f},"request_id":{q(request_id[:_MAX_FIELD])},'
-            f'"route":{q_route},"method":{q_method},'
-            f'"path":{q(path)},"status":{int(status)},'
-            f'"latency_ms":{latency_ms:.3f},"sub":{q_sub},'
-            f'"error":{"null" if error_code is None else q(error_code[:_MAX_FIELD])},'
-            f'"client_ip":{q_ip}}}\n'
+            f'{{"ts":{self._ts},"request_id":{encode_basestring_ascii(request_id[:_MAX_FIELD])},'
+            f'"route":{q_route},"method":{q_method},"path":{q_path},'
+            f'"status":{int(status)},"latency_ms":{latency_ms:.3f},'
+            f'"sub":{q_sub},"error":{q_error},"client_ip":{q_ip}}}\n'
         )
         lines = self._lines
         lines.append(line)
-        if now - self._last_flush >= self._flush_interval or len(lines) >= self._max_lines:
+        if now >= self._flush_at or len(lines) >= self._max_lines:
             self.flush()
 
-    def _quote(self, value: str) -> str:
+    def _stamp(self, now: float) -> None:
+        # The wall-clock time to the millisecond, formatted once per
+        # millisecond rather than once per line (a float to text costs as much
+        # as the rest of a line's fields together).
+        wall = now + self._offset
+        self._ts = f"{wall:.3f}"
+        self._ts_until = (math.floor(wall * 1000.0 + 0.5) + 0.5) / 1000.0 - self._offset
+
+    def _quote(self, value: str | None) -> str:
         """``value`` cut to _MAX_FIELD characters as a JSON string literal, kept if short."""
+        if value is None:
+            return "null"  # only after the table was emptied: it is seeded with None
         quoted = encode_basestring_ascii(value[:_MAX_FIELD])
+        return self._keep(self._quoted, value, quoted)
+
+    def _quote_method(self, method: str) -> str:
+        return self._keep(self._methods, method, encode_basestring_ascii(method[:32]))
+
+    def _quote_path(self, path: str) -> str:
+        return self._keep(self._paths, path, encode_basestring_ascii(_clean_path(path)))
+
+    @staticmethod
+    def _keep(table: dict[str | None, str], value: str, quoted: str) -> str:
+        # Short values only, and a full table is emptied (None stays ``null``):
+        # bounded memory whatever the clients send.
         if len(value) <= _QUOTED_LEN:
-            if len(self._quoted) >= _QUOTED_MAX:
-                self._quoted.clear()
-            self._quoted[value] = quoted
+            if len(table) >= _QUOTED_MAX:
+                table.clear()
+                table[None] = "null"
+            table[value] = quoted
         return quoted
 
     def flush(self) -> None:
         """Write the buffered lines in one call and push them to the stream's destination."""
-        self._last_flush = time.time()
+        now = perf_counter()
+        self._offset = time.time() - now
+        self._flush_at = now + self._flush_interval
+        self._ts_until = 0.0  # the next line formats its stamp with the new offset
         lines = self._lines
         if lines:
             self._lines = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from time import perf_counter
 
 from jwtgate.gateway.asgi import Scope
 from jwtgate.gateway.state import Resources
@@ -16,7 +16,7 @@ class Outcome:
     __slots__ = ("code", "from_proxy", "request_id", "route", "started", "status", "subject")
 
     def __init__(self) -> None:
-        self.started = time.perf_counter()
+        self.started = perf_counter()
         self.from_proxy = False
         self.request_id = b"-"
         self.route = "-"
@@ -27,7 +27,10 @@ class Outcome:
 
 def record(scope: Scope, res: Resources, out: Outcome) -> None:
     """Count the answered request and write its access-log line."""
-    elapsed = time.perf_counter() - out.started
+    # One clock reading for every consumer: perf_counter is monotonic, so
+    # the latency is finite and never negative.
+    now = perf_counter()
+    elapsed = now - out.started
     code = out.code
     res.stats.record(out.status, code)
     metrics = res.metrics
@@ -37,16 +40,18 @@ def record(scope: Scope, res: Resources, out: Outcome) -> None:
             metrics.auth("denied", code)
         if out.status == 429:
             metrics.rate_limited(out.route)
-    if res.access.enabled:
+    access = res.access
+    if access.enabled:
         client = scope.get("client")
-        res.access.log(
-            request_id=out.request_id.decode("latin-1"),
-            route=out.route,
-            method=scope["method"],
-            path=scope["path"],
-            status=out.status,
-            latency_ms=elapsed * 1000.0,
-            subject=out.subject,
-            error_code=code,
-            client_ip=client[0] if client else None,
+        access.log(
+            out.request_id.decode("latin-1"),
+            out.route,
+            scope["method"],
+            scope["path"],
+            out.status,
+            elapsed * 1000.0,
+            out.subject,
+            code,
+            client[0] if client else None,
+            now,
         )
