@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +18,11 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from jwtgate.gateway.accesslog import AccessLogger
 from jwtgate.gateway.metrics import _BATCH, _VERIFY_BUCKETS, GatewayMetrics
+from jwtgate.gateway.outcome import Outcome, record
+from jwtgate.gateway.state import Resources
+from jwtgate.gateway.stats import GatewayStats
 
 
 def _families(body: bytes) -> dict[str, list[Sample]]:
@@ -187,3 +194,41 @@ def test_without_a_loop_every_call_is_flushed() -> None:
     m.request("r", 200, 0.001)
     value = m.registry.get_sample_value("jwtgate_requests_total", {"route": "r", "status": "200"})
     assert value == 1
+
+
+def test_one_count_per_request_feeds_stats_and_metrics() -> None:
+    """record() counts once; requests, denied auth outcomes and 429s come from that count."""
+    stats, m = GatewayStats(), GatewayMetrics()
+    m.follow(stats.counts)
+    access = AccessLogger(enabled=False)
+    res = cast(Resources, SimpleNamespace(stats=stats, metrics=m, access=access))
+    scope = {"method": "GET", "path": "/", "client": ("127.0.0.1", 1)}
+    answers = [
+        *[("echo", 200, None)] * 3,
+        ("echo", 401, "token_expired"),
+        ("echo", 429, "rate_limited"),
+        ("admin", 200, "dry_run:insufficient_scope"),
+    ]
+    for route, status, code in answers:
+        out = Outcome()
+        out.route, out.status, out.code = route, status, code
+        record(scope, res, out)
+    s = _samples(m)
+    assert s[("jwtgate_requests_total", (("route", "echo"), ("status", "200")))] == 3
+    assert s[("jwtgate_requests_total", (("route", "echo"), ("status", "429")))] == 1
+    assert s[("jwtgate_requests_total", (("route", "admin"), ("status", "200")))] == 1
+    assert s[("jwtgate_request_seconds_count", (("route", "echo"),))] == 5
+    assert s[("jwtgate_auth_total", (("code", "token_expired"), ("outcome", "denied")))] == 1
+    assert s[("jwtgate_auth_total", (("code", "rate_limited"), ("outcome", "denied")))] == 1
+    denied_dry = (("code", "dry_run:insufficient_scope"), ("outcome", "denied"))
+    assert s[("jwtgate_auth_total", denied_dry)] == 1
+    assert s[("jwtgate_rate_limited_total", (("route", "echo"),))] == 1
+    assert json.loads(stats.render(0, 0)) == {
+        "requests": 6,
+        "allowed": 3,
+        "denied": {"dry_run:insufficient_scope": 1, "rate_limited": 1, "token_expired": 1},
+        "statuses": {"200": 4, "401": 1, "429": 1},
+        "cache": {"hits": 0, "misses": 0},
+    }
+    record(scope, res, out)  # counted after a flush: only the increase is added
+    assert _samples(m)[("jwtgate_requests_total", (("route", "admin"), ("status", "200")))] == 2

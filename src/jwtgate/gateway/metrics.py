@@ -26,8 +26,12 @@ server creates a fresh directory unless one is given, and calls
 exits.  Counters and histograms are summed across workers; the hit ratio is
 computed from the summed counters, so it is correct for the whole gateway.
 
-Per-request cost is kept to a few dict operations: the three per-request
-series (requests, auth outcomes, verification latency) are tallied in plain
+Per-request cost is kept to a few dict operations: requests are counted per
+(route, status, error code) in one dict shared with the worker's
+:class:`~jwtgate.gateway.stats.GatewayStats` (:meth:`GatewayMetrics.follow`),
+which also gives the denied auth outcomes and the 429s when flushed; the
+other per-request series (latency, allowed outcomes, verification
+latency) are tallied in plain
 dicts and handed to prometheus-client at most every ``flush_interval``
 seconds (0.25 s by default, a ``call_later`` timer armed by the first
 tally), after ``_BATCH`` requests, and before every render, so a scrape
@@ -209,7 +213,10 @@ class GatewayMetrics:
         self._auth_children: dict[tuple[str, str], Counter] = {}
         self._jwks_children: dict[str, Counter] = {}
         self._limited_children: dict[str, Counter] = {}
-        self._pending_requests: dict[tuple[str, int], int] = {}
+        # Requests per (route, status, error code) since start, and how many
+        # of them prometheus-client has been given.
+        self.tally: dict[tuple[str, int, str | None], int] = {}
+        self._seen: dict[tuple[str, int, str | None], int] = {}
         self._pending_auth: dict[tuple[str, str], int] = {}
         self._pending_latency: dict[str, _PendingHistogram] = {}
         self._pending_verify = _PendingHistogram(self._verify)
@@ -220,13 +227,24 @@ class GatewayMetrics:
         self._seen_hits = 0
         self._seen_misses = 0
 
-    def request(self, route: str, status: int, seconds: float) -> None:
-        """Count one answered request and observe its latency."""
-        key = (route, status)
-        pending = self._pending_requests
-        pending[key] = pending.get(key, 0) + 1
-        hist = self._pending_latency.get(route)
-        if hist is None:
+    def follow(self, tally: dict[tuple[str, int, str | None], int]) -> None:
+        """Count requests in ``tally`` (updated by the caller) from now on."""
+        self.flush()
+        self.tally = tally
+        self._seen = dict(tally)
+
+    def request(self, route: str, status: int, seconds: float, code: str | None = None) -> None:
+        """Count one answered request (refused: with its error code) and observe its latency."""
+        key = (route, status, code)
+        tally = self.tally
+        tally[key] = tally.get(key, 0) + 1
+        self.latency(route, seconds)
+
+    def latency(self, route: str, seconds: float) -> None:
+        """Observe one request's latency (its count is in :attr:`tally`)."""
+        try:
+            hist = self._pending_latency[route]
+        except KeyError:
             hist = self._pending_latency[route] = _PendingHistogram(
                 self._request_seconds.labels(route)
             )
@@ -273,14 +291,13 @@ class GatewayMetrics:
         if self._timer is not None:  # an early flush (batch, render, shutdown) ends the wait
             self._timer.cancel()
             self._timer = None
-        if self._pending_requests:
-            pending, self._pending_requests = self._pending_requests, {}
-            for (route, status), n in pending.items():
-                child = self._request_children.get((route, status))
-                if child is None:
-                    child = self._requests.labels(route, str(status))
-                    self._request_children[(route, status)] = child
-                child.inc(n)
+        seen = self._seen
+        if seen != self.tally:  # a dict comparison, in C; usually a few keys
+            for key, total in self.tally.items():
+                n = total - seen.get(key, 0)
+                if n:
+                    seen[key] = total
+                    self._count(key, n)
         if self._pending_auth:
             pending_auth, self._pending_auth = self._pending_auth, {}
             for (outcome, code), n in pending_auth.items():
@@ -291,6 +308,18 @@ class GatewayMetrics:
         for hist in self._pending_latency.values():
             hist.flush()
         self._pending_verify.flush()
+
+    def _count(self, key: tuple[str, int, str | None], n: int) -> None:
+        route, status, code = key
+        child = self._request_children.get((route, status))
+        if child is None:
+            child = self._requests.labels(route, str(status))
+            self._request_children[(route, status)] = child
+        child.inc(n)
+        if code is not None:
+            self._pending_auth[("denied", code)] = self._pending_auth.get(("denied", code), 0) + n
+        if status == 429:
+            self.rate_limited(route, n)
 
     def cache(self, hits: int, misses: int) -> None:
         """Report the verifier's absolute cache counters; the increase is added.
@@ -319,12 +348,12 @@ class GatewayMetrics:
         if n > 0:
             self._revocations.inc(n)
 
-    def rate_limited(self, route: str) -> None:
-        """Count one request refused with 429 on ``route``."""
+    def rate_limited(self, route: str, n: int = 1) -> None:
+        """Count ``n`` requests refused with 429 on ``route``."""
         child = self._limited_children.get(route)
         if child is None:
             child = self._limited_children[route] = self._limited.labels(route)
-        child.inc()
+        child.inc(n)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type (all workers in multiprocess mode)."""

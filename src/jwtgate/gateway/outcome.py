@@ -32,14 +32,17 @@ def record(scope: Scope, res: Resources, out: Outcome) -> None:
     now = perf_counter()
     elapsed = now - out.started
     code = out.code
-    res.stats.record(out.status, code)
+    # One count for the stats and the metrics (requests, denied auth
+    # outcomes and 429s are read from it when they are rendered or flushed).
+    key = (out.route, out.status, code)
+    counts = res.stats.counts
+    try:
+        counts[key] += 1
+    except KeyError:
+        counts[key] = 1
     metrics = res.metrics
     if metrics is not None:
-        metrics.request(out.route, out.status, elapsed)
-        if code is not None:
-            metrics.auth("denied", code)
-        if out.status == 429:
-            metrics.rate_limited(out.route)
+        metrics.latency(out.route, elapsed)
     access = res.access
     if access.enabled:
         client = scope.get("client")

@@ -36,6 +36,11 @@ class Resources:
     access: AccessLogger
     stats: GatewayStats = field(default_factory=GatewayStats)
 
+    def __post_init__(self) -> None:
+        if self.metrics is not None:
+            # Requests are counted once per request, in the stats' table.
+            self.metrics.follow(self.stats.counts)
+
     async def close(self) -> None:
         """Release the pool and the limiter's connections."""
         await self.upstream.close()

@@ -8,24 +8,53 @@ __all__ = ["GatewayStats"]
 
 
 class GatewayStats:
-    """Requests, allowed and denied (by error code) since this worker started."""
+    """Requests, allowed and denied (by error code) since this worker started.
 
-    __slots__ = ("allowed", "denied", "requests", "statuses")
+    One count per (route, status, error code), updated in place by
+    :func:`jwtgate.gateway.outcome.record` and read by the metrics as well
+    (:meth:`GatewayMetrics.follow`): a request costs one dict update for
+    both, the totals are summed when rendered or flushed.
+    """
+
+    __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        self.requests = 0
-        self.allowed = 0
-        self.denied: dict[str, int] = {}
-        self.statuses: dict[int, int] = {}
+        self.counts: dict[tuple[str, int, str | None], int] = {}
 
-    def record(self, status: int, code: str | None) -> None:
+    def record(self, route: str, status: int, code: str | None) -> None:
         """Count one answered request."""
-        self.requests += 1
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        if code is None:
-            self.allowed += 1
-        else:
-            self.denied[code] = self.denied.get(code, 0) + 1
+        key = (route, status, code)
+        try:
+            self.counts[key] += 1
+        except KeyError:
+            self.counts[key] = 1
+
+    @property
+    def requests(self) -> int:
+        """Requests answered."""
+        return sum(self.counts.values())
+
+    @property
+    def allowed(self) -> int:
+        """Requests answered without an error code."""
+        return sum(n for (_, _, code), n in self.counts.items() if code is None)
+
+    @property
+    def denied(self) -> dict[str, int]:
+        """Refused (or dry-run) requests by error code."""
+        denied: dict[str, int] = {}
+        for (_, _, code), n in self.counts.items():
+            if code is not None:
+                denied[code] = denied.get(code, 0) + n
+        return denied
+
+    @property
+    def statuses(self) -> dict[int, int]:
+        """Requests by response status."""
+        statuses: dict[int, int] = {}
+        for (_, status, _), n in self.counts.items():
+            statuses[status] = statuses.get(status, 0) + n
+        return statuses
 
     def render(self, cache_hits: int, cache_misses: int) -> bytes:
         """The counters as a JSON document."""
