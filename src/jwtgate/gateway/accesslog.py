@@ -140,7 +140,12 @@ class AccessLogger:
         if now is None:
             now = perf_counter()
         if now >= self._ts_until:
-            self._stamp(now)
+            # The wall-clock time to the millisecond, formatted once for all
+            # the lines of that millisecond: a float to text costs as much as
+            # the rest of a line's fields together.
+            wall = now + self._offset
+            self._ts = f"{wall:.3f}"
+            self._ts_until = (math.floor(wall * 1000.0 + 0.5) + 0.5) / 1000.0 - self._offset
         quoted = self._quoted
         try:  # subscripts, not .get calls: every value is in its table but the first time
             q_route = quoted[route]
@@ -166,14 +171,6 @@ class AccessLogger:
         lines.append(line)
         if now >= self._flush_at or len(lines) >= self._max_lines:
             self.flush()
-
-    def _stamp(self, now: float) -> None:
-        # The wall-clock time to the millisecond, formatted once per
-        # millisecond rather than once per line (a float to text costs as much
-        # as the rest of a line's fields together).
-        wall = now + self._offset
-        self._ts = f"{wall:.3f}"
-        self._ts_until = (math.floor(wall * 1000.0 + 0.5) + 0.5) / 1000.0 - self._offset
 
     def _quote(self, value: str | None) -> str:
         """``value`` cut to _MAX_FIELD characters as a JSON string literal, kept if short."""
