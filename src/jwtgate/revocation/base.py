@@ -70,7 +70,14 @@ class RevocationEvent:
 
 
 class RevocationView:
-    """In-process revocation state; every check is O(1) and does no I/O."""
+    """In-process revocation state; every check is O(1) and does no I/O.
+
+    Every addition goes through :meth:`apply`, which counts it in ``applied``;
+    :meth:`prune` only forgets entries of expired tokens.  So a token found
+    not revoked stays not revoked until ``applied`` moves, which lets the
+    verifier's cache reuse that answer (:class:`~jwtgate.jose.Verifier`).
+    Keep it so: a new way to add revocations must count in ``applied``.
+    """
 
     __slots__ = ("_clock", "_jti", "_sid", "_sub", "applied")
 
