@@ -35,8 +35,13 @@ class H1Connection:
 
     def __init__(self, state: ListenerState) -> None:
         self.state = state
-        self.limits = state.limits
+        limits = self.limits = state.limits
         self.loop = state.loop
+        # Read on every request: copied here once per connection.
+        self._scheme = state.scheme
+        self._max_headers = limits.max_headers
+        self._max_pipeline = limits.max_pipeline
+        self._header_timeout = limits.header_timeout
         self.parser = httptools.HttpRequestParser(self)
         # The application's fast lane, if it has one: ``lane.take(cycle)``
         # takes a request without a task, or returns False (jwtgate.gateway.lane).
@@ -52,14 +57,19 @@ class H1Connection:
         self.write_waiter: asyncio.Future[None] | None = None
         self.closed = False
         self._url = b""
+        # The last request target and its split (h1wire.split_target).
+        self._last_url: bytes | None = None
+        self._last_target: tuple[str, bytes, bytes] = ("", b"", b"")
         self._headers: list[tuple[bytes, bytes]] = []
-        self._room = state.limits.max_header_bytes  # of the head being parsed (h1proto)
+        self._room = limits.max_header_bytes  # of the head being parsed (h1proto)
         self._head_raw = 0
         self._in_head = False
+        # Framing fields of the head being parsed; h1proto resets them once
+        # read, so a request without them costs no store.
         self._framing = 0  # 1: Content-Length seen, 2: Transfer-Encoding seen
         self._te = b""
-        self._eof = False
         self._expect = False
+        self._eof = False
         self._read_paused = False
         self._stopped = False  # nothing more is read or parsed on this connection
         self._pending: GatewayError | None = None  # refusal to send once idle

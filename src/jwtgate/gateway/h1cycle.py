@@ -28,6 +28,9 @@ _log = logging.getLogger("jwtgate.gateway")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+# The body of a cycle no bytes arrived for: an immutable empty tuple, so a
+# body-less request allocates no list (feed starts one).
+_NO_BODY: tuple[bytes, ...] = ()
 
 
 class Cycle(Framing):
@@ -46,33 +49,40 @@ class Cycle(Framing):
     )
 
     def __init__(
-        self, conn: H1Protocol, scope: dict[str, Any], keep_alive: bool, expect: bool
+        self,
+        conn: H1Protocol,
+        scope: dict[str, Any],
+        keep_alive: bool,
+        expect: bool,
+        body_done: bool = False,
     ) -> None:
         self.conn = conn
         self.scope = scope
         self.keep_alive = keep_alive
         self.expect = expect
+        self.body_done = body_done  # True: no body (RFC 9112 section 6.3), complete with the head
         self.task: asyncio.Task[None] | None = None
-        self.body: list[bytes] = []
+        self.body: list[bytes] | tuple[bytes, ...] = _NO_BODY
         self.buffered = 0
-        self.body_done = False
         self.disconnected = False
         self.started = False
         self.response_done = False
         self._framing = UNSET
-        self._status = 0
-        self._headers: Any = ()
-        self._fields = False
-        self._length: bytes | None = None
-        self._remaining = 0
         self._waiter: asyncio.Future[None] | None = None
+        # _status, _headers, _fields, _length and _remaining stay unset until
+        # the response starts: respond and send set them before _head reads
+        # them, and _remaining comes with a Content-Length framing.
 
     # ------------------------------------------------- fed by the protocol
     def feed(self, data: bytes) -> int:
         """Buffer body bytes; returns how many are buffered (dropped after the response)."""
         if self.response_done:
             return 0
-        self.body.append(data)
+        body = self.body
+        if isinstance(body, list):
+            body.append(data)
+        else:
+            self.body = [data]
         self.buffered += len(data)
         self._wake()
         return self.buffered
@@ -144,7 +154,7 @@ class Cycle(Framing):
             return _DISCONNECT.copy()
         body = self.body
         data = body[0] if len(body) == 1 else b"".join(body)
-        self.body = []
+        self.body = _NO_BODY
         self.buffered = 0
         conn.body_taken(self)
         return {"type": "http.request", "body": data, "more_body": not self.body_done}
@@ -163,6 +173,8 @@ class Cycle(Framing):
             self.started = True
             self._status = int(message["status"])
             self._headers = message.get("headers") or ()
+            self._fields = False
+            self._length = None
             return
         if self.response_done or kind != "http.response.body":
             raise RuntimeError("unexpected ASGI message")

@@ -130,22 +130,21 @@ class H1Protocol(H1Connection, asyncio.Protocol):
     # -------------------------------------------------------- parser hooks
     def on_message_begin(self) -> None:
         """Parser callback: a new request starts."""
-        if self._lingering:
-            raise _Refused(None)  # only the rest of the refused body was wanted
-        if len(self.queue) >= self.limits.max_pipeline:
-            # Answer what is queued, then close; RFC 9112 section 9.3.2 has the
-            # client retry the requests left unanswered on a closed connection.
+        # _lingering: only the rest of the refused body was wanted. A full
+        # queue: answer what is queued, then close; RFC 9112 section 9.3.2
+        # has the client retry the requests left unanswered on a closed
+        # connection.
+        if self._lingering or len(self.queue) >= self._max_pipeline:
             raise _Refused(None)
         self._in_head = True
         self._url = b""
         self._headers = []
         self._room = self.limits.max_header_bytes
         self._head_raw = 0
-        self._framing = 0
-        self._te = b""
-        self._expect = False
+        # (_framing, _te and _expect are back to their defaults: the previous
+        # head's on_headers_complete reset them, or refused the connection.)
         if self.current is None:
-            self.deadline = self.loop.time() + self.limits.header_timeout
+            self.deadline = self.loop.time() + self._header_timeout
 
     def on_url(self, url: bytes) -> None:
         """Parser callback: (a piece of) the request target."""
@@ -161,7 +160,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         room = self._room - len(name) - len(value) - 4
         self._room = room
         headers = self._headers
-        if room < 0 or len(headers) >= self.limits.max_headers:
+        if room < 0 or len(headers) >= self._max_headers:
             raise _Refused(HeadersTooLarge())
         name = name.lower()
         if name in _NOTED:
@@ -180,57 +179,69 @@ class H1Protocol(H1Connection, asyncio.Protocol):
     def on_headers_complete(self) -> None:
         """Parser callback: build the ASGI scope and start (or queue) the request."""
         self._in_head = False
-        if self._framing == 3:
-            # Both framings at once is the request-smuggling shape (RFC 9112
-            # section 6.3, CVE-2005-2088 class): refuse, never guess.
-            raise _Refused(BadRequest("both Content-Length and Transfer-Encoding"))
-        if self._framing == 2:
-            # RFC 9112 section 6.3 item 4: chunked must be the final coding,
-            # applied once, or the body length is unknowable: 400 and close.
-            codings = [c.strip().lower() for c in self._te.split(b",")]
-            if codings[-1] != b"chunked" or codings.count(b"chunked") != 1:
-                raise _Refused(BadRequest("unsupported Transfer-Encoding"))
         parser = self.parser
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
-        if method == "CONNECT":
-            # A gateway, not a forward proxy: no tunnels (RFC 9110 section 9.3.6).
-            raise _Refused(MethodNotAllowed(_NO_CONNECT))
+        framing = self._framing
         keep_alive = parser.should_keep_alive()
         version = parser.get_http_version()
-        if self._framing & 2 and version == "1.0":
-            # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means faulty
-            # framing; serve this request, then close the connection.
-            keep_alive = False
+        if framing:
+            self._framing, te, self._te = 0, self._te, b""
+            if framing == 3:
+                # Both framings at once is the request-smuggling shape (RFC 9112
+                # section 6.3, CVE-2005-2088 class): refuse, never guess.
+                raise _Refused(BadRequest("both Content-Length and Transfer-Encoding"))
+            if framing == 2:
+                # RFC 9112 section 6.3 item 4: chunked must be the final coding,
+                # applied once, or the body length is unknowable: 400 and close.
+                codings = [c.strip().lower() for c in te.split(b",")]
+                if codings[-1] != b"chunked" or codings.count(b"chunked") != 1:
+                    raise _Refused(BadRequest("unsupported Transfer-Encoding"))
+                if version == "1.0":
+                    # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means
+                    # faulty framing; serve this request, then close.
+                    keep_alive = False
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method)
+        if method is None:
+            method = raw_method.decode("ascii")
+            if method == "CONNECT":
+                # A gateway, not a forward proxy: no tunnels (RFC 9110 section 9.3.6).
+                raise _Refused(MethodNotAllowed(_NO_CONNECT))
         upgrade = parser.should_upgrade()
         if upgrade:
-            if self._framing:
+            if framing:
                 raise _Refused(BadRequest("upgrade requests cannot carry a body"))
             keep_alive = False
-        target = split_target(self._url)
-        if target is None:
-            raise _Refused(BadRequest("invalid request target"))
-        path, raw_path, query = target
+        url = self._url
+        if url == self._last_url:
+            # Keep-alive clients repeat targets: one entry per connection.
+            target = self._last_target
+        else:
+            split = split_target(url)
+            if split is None:
+                raise _Refused(BadRequest("invalid request target"))
+            self._last_url = url
+            target = self._last_target = split
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": _ASGI,
             "http_version": version,
             "server": self.server,
             "client": self.client,
-            "scheme": self.state.scheme,
+            "scheme": self._scheme,
             "method": method,
             "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
+            "path": target[0],
+            "raw_path": target[1],
+            "query_string": target[2],
             "headers": self._headers,
             "state": {},
         }
-        cycle = Cycle(self, scope, keep_alive, self._expect)
-        if not self._framing and not upgrade:
-            # Neither Content-Length nor Transfer-Encoding: the body is empty
-            # (RFC 9112 section 6.3), and complete with the head.
-            cycle.body_done = True
+        expect = self._expect
+        if expect:
+            self._expect = False
+        # Neither Content-Length nor Transfer-Encoding: the body is empty
+        # (RFC 9112 section 6.3), and complete with the head.
+        cycle = Cycle(self, scope, keep_alive, expect, not framing and not upgrade)
         self.parsing = cycle
         if self.current is None:
             # H1Connection.start, inlined for the common request.
