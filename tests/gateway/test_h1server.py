@@ -591,3 +591,57 @@ async def test_http_1_0_with_transfer_encoding_is_served_then_closed() -> None:
     assert data.count(b"HTTP/1.1 200 ") == 1
     assert b"connection: close" in data
     assert app.order == [""]
+
+
+class _Recorder:
+    """Records each request's scope (minus per-connection values) and body."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, Any], bytes]] = []
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message["body"]
+            more = message["more_body"]
+        kept = {k: v for k, v in scope.items() if k not in ("client", "server", "state")}
+        self.seen.append((kept, body))
+        await _reply(send, 200, b"ok")
+
+
+_MIXED = [
+    b"GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"POST /b HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"GET /a?x=2 HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"PUT /c%20d HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi",
+    b"GET /a?x=2 HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"DELETE /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+]
+
+
+async def _one_by_one(port: int, requests: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for raw in requests:  # each answered before the next is sent
+        writer.write(raw)
+        data = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
+        assert data.count(b"HTTP/1.1 200 ") == 1
+    writer.close()
+
+
+async def test_keep_alive_requests_see_the_scope_of_a_fresh_connection() -> None:
+    """Framing fields and the remembered target of one request never reach the next."""
+    app = _Recorder()
+    async with _serve(app) as (port, _):
+        await _one_by_one(port, _MIXED)
+        reused = app.seen[:]
+        app.seen.clear()
+        for raw in _MIXED:
+            await _one_by_one(port, [raw])
+    assert reused == app.seen
+    assert [s["path"] for s, _ in app.seen] == ["/a", "/a", "/b", "/a", "/c d", "/a", "/a"]
+    assert [s["query_string"] for s, _ in app.seen][3] == b"x=2"
+    assert [s["method"] for s, _ in app.seen][4:] == ["PUT", "GET", "DELETE"]
+    assert [body for _, body in app.seen][2:5] == [b"abc", b"", b"hi"]
