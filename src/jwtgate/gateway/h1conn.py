@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import httptools
 
@@ -23,6 +24,8 @@ from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import ListenerState, RequestTimeout, error_response
 
 __all__ = ["H1Connection"]
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
 class H1Connection:
@@ -50,6 +53,7 @@ class H1Connection:
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int] | None = None
+        self._scope = self.scope_template()
         self.deadline = 0.0
         self.current: Cycle | None = None  # the request the application is handling
         self.parsing: Cycle | None = None  # the request whose body is being parsed
@@ -75,6 +79,28 @@ class H1Connection:
         self._pending: GatewayError | None = None  # refusal to send once idle
         self._close_when_idle = False
         self._lingering = False
+
+    def scope_template(self) -> dict[str, Any]:
+        """The ASGI scope keys, in order, with what every request of this connection shares.
+
+        The request's own values (version, method, target, headers, state)
+        are placeholders that each request overwrites in its copy.
+        """
+        return {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self._scheme,
+            "method": "GET",
+            "root_path": "",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": [],
+            "state": {},
+        }
 
     # ------------------------------------------------------------- control
     def start(self, cycle: Cycle) -> None:

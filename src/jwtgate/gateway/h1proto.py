@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import httptools
 
@@ -27,7 +26,6 @@ from jwtgate.gateway.h1wire import ServiceUnavailable, error_response, split_tar
 __all__ = ["H1Protocol"]
 
 _log = logging.getLogger("jwtgate.gateway")
-_ASGI = {"version": "3.0", "spec_version": "2.3"}
 _METHODS = {
     m.encode("ascii"): m
     for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -65,6 +63,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         if isinstance(local, tuple):
             self.server = (str(local[0]), int(local[1]))
+        self._scope = self.scope_template()
         # A connection that never completes a head is closed (slowloris).
         self.deadline = self.loop.time() + self.limits.header_timeout
 
@@ -221,21 +220,14 @@ class H1Protocol(H1Connection, asyncio.Protocol):
                 raise _Refused(BadRequest("invalid request target"))
             self._last_url = url
             target = self._last_target = split
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": _ASGI,
-            "http_version": version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self._scheme,
-            "method": method,
-            "root_path": "",
-            "path": target[0],
-            "raw_path": target[1],
-            "query_string": target[2],
-            "headers": self._headers,
-            "state": {},
-        }
+        # A copy of the connection's template with the request's own values:
+        # the same keys in the same order as a literal, with fewer stores.
+        scope = self._scope.copy()
+        scope["http_version"] = version
+        scope["method"] = method
+        scope["path"], scope["raw_path"], scope["query_string"] = target
+        scope["headers"] = self._headers
+        scope["state"] = {}
         expect = self._expect
         if expect:
             self._expect = False
