@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from jwtgate.config import load_config_text
 from jwtgate.errors import JwtGateError
 from jwtgate.gateway.authorize import authorize
-from jwtgate.gateway.compile import CompiledRoute, compile_gateway
+from jwtgate.gateway.compile import ALWAYS_STRIPPED_PREFIXES, CompiledRoute, compile_gateway
 from jwtgate.gateway.errors import InsufficientScope, RateLimited
 from jwtgate.gateway.extract import _TOKENS, _TOKENS_MAX, Extracted, _from_header, extract
-from jwtgate.gateway.headers import _TAKEN, InboundHeaders, _take, sanitize
+from jwtgate.gateway.headers import _TAKEN, HOP_BY_HOP, InboundHeaders, _take, sanitize
 from jwtgate.gateway.limit import _key, check_rate_now
 from jwtgate.gateway.pipeline import _REQUEST_IDS
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
@@ -133,6 +133,29 @@ def test_sanitize_takes_fields_like_take(raw: list[tuple[bytes, bytes]]) -> None
         return tuple(getattr(out, f) for f in fields)
 
     assert _outcome(fast) == _outcome(general)
+
+
+_UNDERSCORED = st.sampled_from(
+    [b"x_user_id", b"x_auth_z", b"x_trace", b"accept_", b"_", b"te_", b"x-user_id", b"connect_ion",
+     b"x_forwarded_for", b"x_custom", b"accept", b"x-trace", b"x-custom"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.lists(st.tuples(_UNDERSCORED, _VALUES), max_size=6))
+def test_sanitize_drops_underscore_aliases_of_controlled_names(
+    raw: list[tuple[bytes, bytes]],
+) -> None:
+    """A name is kept unless it, or its ``-`` spelling, is one this stage controls."""
+    strip = frozenset({b"x-custom"})
+    controlled = strip | _TAKEN | HOP_BY_HOP
+    kept = [
+        (n, v)
+        for n, v in raw
+        if (dashed := n.replace(b"_", b"-")) not in controlled
+        and not dashed.startswith(ALWAYS_STRIPPED_PREFIXES)
+    ]
+    assert sanitize(raw, strip, 1 << 20).headers == kept
 
 
 # ---------------------------------------------------------------- authorize

@@ -166,7 +166,8 @@ def sanitize(
         elif (
             name in strip
             or name.startswith(ALWAYS_STRIPPED_PREFIXES)
-            or (b"_" in name and _underscore_alias(name, strip))
+            # 0x5F is "_": an int operand is a memchr, a bytes one a slower search.
+            or (0x5F in name and _underscore_alias(name, strip))
         ):
             continue
         else:
