@@ -158,6 +158,25 @@ def test_sanitize_drops_underscore_aliases_of_controlled_names(
     assert sanitize(raw, strip, 1 << 20).headers == kept
 
 
+_CONNECTION_VALUES = st.sampled_from(
+    [b"keep-alive", b"Keep-Alive", b"close", b"CLOSE", b"", b"accept", b"Accept, close",
+     b"keep-alive, x-trace", b" x-trace ", b"close,keep-alive", b",", b"te"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(_CONNECTION_VALUES, max_size=3),
+    others=st.lists(st.sampled_from([b"accept", b"x-trace", b"x-other"]), max_size=3),
+)
+def test_sanitize_drops_what_connection_names(values: list[bytes], others: list[bytes]) -> None:
+    """RFC 9110 section 7.6.1: every field a Connection value names, and no other."""
+    raw = [(b"connection", v) for v in values] + [(n, b"1") for n in others]
+    named = {t.strip().lower() for v in values for t in v.split(b",")}
+    kept = [(n, v) for n, v in raw if n != b"connection" and n not in named]
+    assert sanitize(raw, frozenset(), 1 << 20).headers == kept
+
+
 # ---------------------------------------------------------------- authorize
 
 

@@ -30,6 +30,10 @@ HOP_BY_HOP = frozenset(
 )
 """RFC 9110 section 7.6.1 connection-specific fields (plus the legacy proxy-connection)."""
 
+# Connection options that name no header field: close (RFC 9112 section 9.6)
+# and HTTP/1.0's keep-alive (RFC 9112 appendix C.2.2).
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b""})
+
 # Set aside for later stages rather than forwarded verbatim.
 _TAKEN = frozenset(
     {
@@ -156,9 +160,10 @@ def sanitize(
             else:  # the rest, and a second Host (refused there)
                 _take(out, name, value)
         elif name in HOP_BY_HOP:
-            if name == b"connection":
+            # The common values (one option, no field named) need no split.
+            if name == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                 tokens = {t.strip().lower() for t in value.split(b",")}
-                tokens -= {b"close", b"keep-alive", b""}
+                tokens -= _CONNECTION_OPTIONS
                 if tokens:
                     connection_named = (connection_named or set()) | tokens
             elif name == b"transfer-encoding":
