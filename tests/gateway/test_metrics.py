@@ -232,3 +232,28 @@ def test_one_count_per_request_feeds_stats_and_metrics() -> None:
     }
     record(scope, res, out)  # counted after a flush: only the increase is added
     assert _samples(m)[("jwtgate_requests_total", (("route", "admin"), ("status", "200")))] == 2
+
+
+def test_admitted_tokens_counted_with_the_request() -> None:
+    """An admitted token is an ``allowed`` auth outcome, even when a later stage refuses."""
+    stats, m = GatewayStats(), GatewayMetrics()
+    m.follow(stats.counts)
+    res = cast(
+        Resources, SimpleNamespace(stats=stats, metrics=m, access=AccessLogger(enabled=False))
+    )
+    scope = {"method": "GET", "path": "/", "client": ("127.0.0.1", 1)}
+    for status, code, allowed in [
+        (200, None, True),
+        (200, None, True),
+        (429, "rate_limited", True),
+        (200, None, False),  # a public route or an anonymous request
+        (401, "token_expired", False),
+    ]:
+        out = Outcome()
+        out.route, out.status, out.code, out.allowed = "echo", status, code, allowed
+        record(scope, res, out)
+    s = _samples(m)
+    assert s[("jwtgate_auth_total", (("code", "ok"), ("outcome", "allowed")))] == 3
+    assert s[("jwtgate_auth_total", (("code", "rate_limited"), ("outcome", "denied")))] == 1
+    assert s[("jwtgate_requests_total", (("route", "echo"), ("status", "200")))] == 3
+    assert json.loads(stats.render(0, 0))["allowed"] == 3

@@ -29,9 +29,8 @@ computed from the summed counters, so it is correct for the whole gateway.
 Per-request cost is kept to a few dict operations: requests are counted per
 (route, status, error code) in one dict shared with the worker's
 :class:`~jwtgate.gateway.stats.GatewayStats` (:meth:`GatewayMetrics.follow`),
-which also gives the denied auth outcomes and the 429s when flushed; the
-other per-request series (latency, allowed outcomes, verification
-latency) are tallied in plain
+which also gives the auth outcomes and the 429s when flushed; the
+other per-request series (latency, verification latency) are tallied in plain
 dicts and handed to prometheus-client at most every ``flush_interval``
 seconds (0.25 s by default, a ``call_later`` timer armed by the first
 tally), after ``_BATCH`` requests, and before every render, so a scrape
@@ -63,6 +62,7 @@ from jwtgate.gateway.metricparts import (
     _PendingHistogram,
     _WithHitRatio,
 )
+from jwtgate.gateway.stats import RequestKey
 
 __all__ = ["GatewayMetrics", "multiprocess_dir"]
 
@@ -129,10 +129,10 @@ class GatewayMetrics:
         self._auth_children: dict[tuple[str, str], Counter] = {}
         self._jwks_children: dict[str, Counter] = {}
         self._limited_children: dict[str, Counter] = {}
-        # Requests per (route, status, error code) since start, and how many
-        # of them prometheus-client has been given.
-        self.tally: dict[tuple[str, int, str | None], int] = {}
-        self._seen: dict[tuple[str, int, str | None], int] = {}
+        # Requests per RequestKey since start, and how many of them
+        # prometheus-client has been given.
+        self.tally: dict[RequestKey, int] = {}
+        self._seen: dict[RequestKey, int] = {}
         self._pending_auth: dict[tuple[str, str], int] = {}
         self._pending_latency: dict[str, _PendingHistogram] = {}
         self._pending_verify = _PendingHistogram(self._verify)
@@ -143,7 +143,7 @@ class GatewayMetrics:
         self._seen_hits = 0
         self._seen_misses = 0
 
-    def follow(self, tally: dict[tuple[str, int, str | None], int]) -> None:
+    def follow(self, tally: dict[RequestKey, int]) -> None:
         """Count requests in ``tally`` (updated by the caller) from now on."""
         self.flush()
         self.tally = tally
@@ -151,7 +151,7 @@ class GatewayMetrics:
 
     def request(self, route: str, status: int, seconds: float, code: str | None = None) -> None:
         """Count one answered request (refused: with its error code) and observe its latency."""
-        key = (route, status, code)
+        key = (route, status, code, False)
         tally = self.tally
         tally[key] = tally.get(key, 0) + 1
         self.latency(route, seconds)
@@ -225,17 +225,22 @@ class GatewayMetrics:
             hist.flush()
         self._pending_verify.flush()
 
-    def _count(self, key: tuple[str, int, str | None], n: int) -> None:
-        route, status, code = key
+    def _count(self, key: RequestKey, n: int) -> None:
+        route, status, code, allowed = key
         child = self._request_children.get((route, status))
         if child is None:
             child = self._requests.labels(route, str(status))
             self._request_children[(route, status)] = child
         child.inc(n)
+        if allowed:  # admitted, then perhaps refused by a later stage (rate limit)
+            self._add_auth(("allowed", "ok"), n)
         if code is not None:
-            self._pending_auth[("denied", code)] = self._pending_auth.get(("denied", code), 0) + n
+            self._add_auth(("denied", code), n)
         if status == 429:
             self.rate_limited(route, n)
+
+    def _add_auth(self, key: tuple[str, str], n: int) -> None:
+        self._pending_auth[key] = self._pending_auth.get(key, 0) + n
 
     def cache(self, hits: int, misses: int) -> None:
         """Report the verifier's absolute cache counters; the increase is added.

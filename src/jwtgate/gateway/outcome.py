@@ -13,10 +13,22 @@ __all__ = ["Outcome", "record"]
 class Outcome:
     """Per-request facts for the access log and metrics."""
 
-    __slots__ = ("code", "from_proxy", "request_id", "route", "started", "status", "subject")
+    __slots__ = (
+        "allowed",
+        "code",
+        "from_proxy",
+        "request_id",
+        "route",
+        "started",
+        "status",
+        "subject",
+    )
 
     def __init__(self) -> None:
         self.started = perf_counter()
+        # A token was verified and admitted: counted as an ``allowed`` auth
+        # outcome with the request, not by a metrics call of its own.
+        self.allowed = False
         self.from_proxy = False
         self.request_id = b"-"
         self.route = "-"
@@ -32,9 +44,9 @@ def record(scope: Scope, res: Resources, out: Outcome) -> None:
     now = perf_counter()
     elapsed = now - out.started
     code = out.code
-    # One count for the stats and the metrics (requests, denied auth
-    # outcomes and 429s are read from it when they are rendered or flushed).
-    key = (out.route, out.status, code)
+    # One count for the stats and the metrics (requests, auth outcomes and
+    # 429s are read from it when they are rendered or flushed).
+    key = (out.route, out.status, code, out.allowed)
     counts = res.stats.counts
     try:
         counts[key] += 1

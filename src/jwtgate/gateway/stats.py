@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["GatewayStats"]
+__all__ = ["GatewayStats", "RequestKey"]
+
+# (route, status, error code or None, whether a token was verified and admitted)
+RequestKey = tuple[str, int, str | None, bool]
 
 
 class GatewayStats:
     """Requests, allowed and denied (by error code) since this worker started.
 
-    One count per (route, status, error code), updated in place by
+    One count per :data:`RequestKey`, updated in place by
     :func:`jwtgate.gateway.outcome.record` and read by the metrics as well
     (:meth:`GatewayMetrics.follow`): a request costs one dict update for
     both, the totals are summed when rendered or flushed.
@@ -19,11 +22,11 @@ class GatewayStats:
     __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, int, str | None], int] = {}
+        self.counts: dict[RequestKey, int] = {}
 
-    def record(self, route: str, status: int, code: str | None) -> None:
+    def record(self, route: str, status: int, code: str | None, allowed: bool = False) -> None:
         """Count one answered request."""
-        key = (route, status, code)
+        key = (route, status, code, allowed)
         try:
             self.counts[key] += 1
         except KeyError:
@@ -37,13 +40,13 @@ class GatewayStats:
     @property
     def allowed(self) -> int:
         """Requests answered without an error code."""
-        return sum(n for (_, _, code), n in self.counts.items() if code is None)
+        return sum(n for (_, _, code, _), n in self.counts.items() if code is None)
 
     @property
     def denied(self) -> dict[str, int]:
         """Refused (or dry-run) requests by error code."""
         denied: dict[str, int] = {}
-        for (_, _, code), n in self.counts.items():
+        for (_, _, code, _), n in self.counts.items():
             if code is not None:
                 denied[code] = denied.get(code, 0) + n
         return denied
@@ -52,7 +55,7 @@ class GatewayStats:
     def statuses(self) -> dict[int, int]:
         """Requests by response status."""
         statuses: dict[int, int] = {}
-        for (_, status, _), n in self.counts.items():
+        for (_, status, _, _), n in self.counts.items():
             statuses[status] = statuses.get(status, 0) + n
         return statuses
 
