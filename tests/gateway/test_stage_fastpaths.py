@@ -8,6 +8,7 @@ change to one side cannot drift from the other.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import replace
 from typing import Any
@@ -23,7 +24,7 @@ from jwtgate.gateway.compile import ALWAYS_STRIPPED_PREFIXES, CompiledRoute, com
 from jwtgate.gateway.errors import InsufficientScope, RateLimited
 from jwtgate.gateway.extract import _TOKENS, _TOKENS_MAX, Extracted, _from_header, extract
 from jwtgate.gateway.headers import _TAKEN, HOP_BY_HOP, InboundHeaders, _take, sanitize
-from jwtgate.gateway.limit import _key, check_rate_now
+from jwtgate.gateway.limit import _SUBJECT_KEYS, _SUBJECT_KEYS_MAX, _key, check_rate_now
 from jwtgate.gateway.pipeline import _REQUEST_IDS
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.upstream_headers import request_head
@@ -230,9 +231,9 @@ class _Recording(MemoryRateLimiter):
         super().__init__()
         self.keys: list[str] = []
 
-    def take(self, key: str, rate: float, burst: int) -> tuple[float, int]:
+    def take(self, key: str, rate: float, burst: int, now: float | None = None) -> float:
         self.keys.append(key)
-        return super().take(key, rate, burst)
+        return super().take(key, rate, burst, now)
 
 
 _LIMITED = [
@@ -254,6 +255,17 @@ def test_check_rate_now_charges_the_key_bucket(
     with pytest.raises(RateLimited):  # burst 1: the same bucket is now empty
         check_rate_now(limiter, route, token, "10.0.0.1")
     assert limiter.keys == [_key(route, token, "10.0.0.1")] * 2
+
+
+def test_subject_keys_are_remembered_within_a_bound() -> None:
+    """Keys come from a table that is emptied when full, never a stale or wrong one."""
+    route, limiter = _LIMITED[0], _Recording()
+    subjects = [f"user-{i % 5000}" for i in range(2 * _SUBJECT_KEYS_MAX + 100)]
+    for subject in subjects:
+        with contextlib.suppress(RateLimited):  # burst 1: a subject seen again is refused
+            check_rate_now(limiter, route, _token(subject, {}), "10.0.0.1")
+    assert limiter.keys == [f"{route.name}|sub|{subject}" for subject in subjects]
+    assert len(_SUBJECT_KEYS[route.name]) <= _SUBJECT_KEYS_MAX
 
 
 # ---------------------------------------------------------------- request head

@@ -15,12 +15,28 @@ from jwtgate.jose import VerifiedToken
 
 __all__ = ["check_rate", "check_rate_now"]
 
+# Bucket keys of subject limits, by route name and subject: the same users
+# come back request after request, and finding the key costs less than
+# building (and hashing) it again. A key is a function of the two names, so
+# it cannot go stale; a route's table is emptied when full (bounded memory).
+_SUBJECT_KEYS: dict[str, dict[str, str]] = {}
+_SUBJECT_KEYS_MAX = 4096
+
+
+def _subject_key(route: str, subject: str) -> str:
+    key = f"{route}|sub|{subject}"
+    keys = _SUBJECT_KEYS.setdefault(route, {})
+    if len(keys) >= _SUBJECT_KEYS_MAX:
+        keys.clear()
+    keys[subject] = key
+    return key
+
 
 def _key(route: CompiledRoute, token: VerifiedToken | None, client_ip: str) -> str:
     spec = route.rate_limit
     if spec is not None and token is not None:
         if spec.kind == "subject" and token.subject:
-            return f"{route.name}|sub|{token.subject}"
+            return _subject_key(route.name, token.subject)
         if spec.kind == "claim" and spec.claim is not None:
             value = token.claims.get(spec.claim)
             if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -49,9 +65,12 @@ def check_rate_now(
     if spec is None:
         return
     if token is not None and spec.kind == "subject" and token.subject:
-        key = f"{route.name}|sub|{token.subject}"  # _key's first case, inlined
+        try:  # _key's first case, from its table
+            key = _SUBJECT_KEYS[route.name][token.subject]
+        except KeyError:
+            key = _key(route, token, client_ip)
     else:
         key = _key(route, token, client_ip)
-    retry, _ = limiter.take(key, spec.rate, spec.burst)
+    retry = limiter.take(key, spec.rate, spec.burst)
     if retry:
         raise RateLimited(retry)

@@ -98,17 +98,20 @@ class MemoryRateLimiter:
         self._max_keys = max_keys
         self._buckets: OrderedDict[str, float] = OrderedDict()
 
-    def take(self, key: str, rate: float, burst: int) -> tuple[float, int]:
-        """Synchronous hit as ``(retry_after, remaining)``; ``retry_after`` is 0.0 when allowed.
+    def take(self, key: str, rate: float, burst: int, now: float | None = None) -> float:
+        """Synchronous hit: 0.0 when allowed, else the seconds to wait before a retry.
 
-        Refused means ``retry_after > 0`` (the difference of two distinct
-        floats is never zero). No decision object: this runs on every
-        rate-limited request.
+        Refused means a positive result (the difference of two distinct
+        floats is never zero). No decision object and no count of the tokens
+        left: this runs on every rate-limited request, and its caller only
+        needs the Retry-After. ``now`` is a reading of this limiter's clock
+        (read here when not given).
         """
-        # GCRA inlined (see _gcra).
+        # GCRA inlined (see _gcra, which hit_now uses for the tokens left).
         if not 0.0 < rate < math.inf or burst < 1:
             _check_args(rate, burst)
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         buckets = self._buckets
         interval = 1.0 / rate
         tat = buckets.get(key, now)
@@ -117,7 +120,7 @@ class MemoryRateLimiter:
         new_tat = tat + interval
         allow_at = new_tat - burst * interval
         if allow_at > now:
-            return allow_at - now, 0
+            return allow_at - now
         buckets[key] = new_tat
         buckets.move_to_end(key)
         # Lossless eviction: the oldest bucket is full again, forgetting it changes nothing.
@@ -126,12 +129,18 @@ class MemoryRateLimiter:
             del buckets[oldest]
         if len(buckets) > self._max_keys:
             buckets.popitem(last=False)
-        return 0.0, int((now - allow_at) / interval + 1e-9)
+        return 0.0
 
     def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
         """Synchronous :meth:`hit` (the in-process limiter never waits)."""
-        retry, remaining = self.take(key, rate, burst)
-        return RateDecision(not retry, retry, remaining)
+        _check_args(rate, burst)
+        now = self._clock()
+        tat = self._buckets.get(key, now)
+        retry = self.take(key, rate, burst, now)
+        if retry:
+            return RateDecision(False, retry, 0)
+        # The same step from the same TAT and clock reading: the tokens left.
+        return _gcra(tat, now, rate, burst)[0]
 
     async def hit(self, key: str, rate: float, burst: int) -> RateDecision:
         """Take one token from bucket ``key``."""
