@@ -247,6 +247,8 @@ async def test_two_workers_share_listeners_and_metrics(
     assert len(children) == 2
     assert len(set(prefixes)) == 2, prefixes
     assert want in metrics
+    # Admitted tokens are counted with their requests, in the same hand-over.
+    assert 'jwtgate_auth_total{code="ok",outcome="allowed"} 52.0' in metrics
     assert admin_api == 404  # the admin listener never proxies
     assert streak == 20
     assert code == 0
