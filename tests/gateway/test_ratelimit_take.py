@@ -55,7 +55,7 @@ class _Reference:
         max_size=60,
     ),
 )
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_take_and_hit_now_match_the_reference(
     max_keys: int, hits: list[tuple[str, float, float, int, bool]]
 ) -> None:

@@ -89,7 +89,7 @@ class MemoryRateLimiter:
     client IPs), which matters more.
     """
 
-    __slots__ = ("_buckets", "_clock", "_max_keys")
+    __slots__ = ("_buckets", "_clock", "_max_keys", "_oldest", "_oldest_tat")
 
     def __init__(self, clock: Clock = system_clock, max_keys: int = 100_000) -> None:
         if max_keys < 1:
@@ -97,6 +97,11 @@ class MemoryRateLimiter:
         self._clock = clock
         self._max_keys = max_keys
         self._buckets: OrderedDict[str, float] = OrderedDict()
+        # The least recently used bucket and its TAT, while known: finding it
+        # in the dict (an iterator and a lookup) costs more than the rest of a
+        # hit, and it only changes when that bucket is hit, dropped or evicted.
+        self._oldest: str | None = None
+        self._oldest_tat = 0.0
 
     def take(self, key: str, rate: float, burst: int, now: float | None = None) -> float:
         """Synchronous hit: 0.0 when allowed, else the seconds to wait before a retry.
@@ -123,12 +128,21 @@ class MemoryRateLimiter:
             return allow_at - now
         buckets[key] = new_tat
         buckets.move_to_end(key)
+        oldest = self._oldest
+        if oldest is None or oldest == key:
+            if len(buckets) == 1:  # alone: the oldest and the newest
+                oldest, self._oldest_tat = key, new_tat
+            else:
+                oldest = next(iter(buckets))
+                self._oldest_tat = buckets[oldest]
+            self._oldest = oldest
         # Lossless eviction: the oldest bucket is full again, forgetting it changes nothing.
-        oldest = next(iter(buckets))
-        if buckets[oldest] <= now:
+        if self._oldest_tat <= now:
             del buckets[oldest]
+            self._oldest = None
         if len(buckets) > self._max_keys:
             buckets.popitem(last=False)
+            self._oldest = None
         return 0.0
 
     def hit_now(self, key: str, rate: float, burst: int) -> RateDecision:
