@@ -214,3 +214,14 @@ def test_the_stamp_follows_the_request_time_to_the_millisecond() -> None:
     assert steps[2] in (0.002, 0.003)
     assert steps[3] in (1.499, 1.5, 1.501)
     assert abs(stamps[0] - wall) < 1.0
+
+
+@pytest.mark.parametrize("status", [100, 200, 204, 499, 599, 999, 0, 1000, 42, True])
+def test_status_is_logged_as_its_integer(status: int) -> None:
+    """Statuses from the table and outside it read as ``int(status)``, as they always have."""
+    buf = io.StringIO()
+    logger = AccessLogger(buf)
+    for _ in range(2):  # the first line fills the field tables, the second reads them
+        _log(logger, status=status)
+    assert [line["status"] for line in _lines(buf)] == [int(status)] * 2
+    assert f'"status":{int(status)},' in buf.getvalue()

@@ -29,6 +29,8 @@ _MAX_FIELD = 2048
 # encoder (and the path's cleaning) runs once per distinct value.
 _QUOTED_MAX = 4096
 _QUOTED_LEN = 128
+# Status codes as text: an int formatted per line costs a call and a conversion.
+_STATUS_TEXT = {status: str(status) for status in range(100, 1000)}
 
 
 def _clean_path(path: str) -> str:
@@ -154,6 +156,7 @@ class AccessLogger:
             q_sub = quoted[subject]
             q_error = quoted[error_code]
             q_ip = quoted[client_ip]
+            q_status = _STATUS_TEXT[status]
         except KeyError:
             q_route = quoted.get(route) or self._quote(route)
             q_method = self._methods.get(method) or self._quote_method(method)
@@ -161,10 +164,11 @@ class AccessLogger:
             q_sub = quoted.get(subject) or self._quote(subject)
             q_error = quoted.get(error_code) or self._quote(error_code)
             q_ip = quoted.get(client_ip) or self._quote(client_ip)
+            q_status = _STATUS_TEXT.get(status) or str(int(status))
         line = (
             f'{{"ts":{self._ts},"request_id":{encode_basestring_ascii(request_id[:_MAX_FIELD])},'
             f'"route":{q_route},"method":{q_method},"path":{q_path},'
-            f'"status":{int(status)},"latency_ms":{latency_ms:.3f},'
+            f'"status":{q_status},"latency_ms":{latency_ms:.3f},'
             f'"sub":{q_sub},"error":{q_error},"client_ip":{q_ip}}}\n'
         )
         lines = self._lines
