@@ -83,15 +83,43 @@ class Framing:
         client's serialised fields (``Connection.fields``) whose Content-Length
         value is ``length``: written as they are, the same bytes as their pairs.
         """
-        if self.started or self.conn.write_waiter is not None:
+        conn = self.conn
+        if self.started or conn.write_waiter is not None:
             return False
-        if not self.disconnected:  # send() drops both messages for a gone client
-            self.started = True
-            self._status = status
-            self._headers = headers
-            self._fields = fields
-            self._length = length
-            self._write(body, False)
+        if self.disconnected:  # send() drops both messages for a gone client
+            return True
+        self.started = True
+        size = len(body)
+        if (
+            fields
+            and length is not None
+            and self.keep_alive
+            and self.body_done
+            and size <= _SMALL
+            and status not in _NO_CONTENT
+            and int(length) == size
+        ):
+            scope = self.scope
+            if scope["http_version"] == "1.1" and scope["method"] != "HEAD":
+                # The proxied common case, what _write and _head decide for
+                # it: the upstream's Content-Length frames the body, the
+                # connection stays open, nothing more to add to the head.
+                self._framing = _LENGTH
+                self.response_done = True
+                transport = conn.transport
+                if transport is not None:
+                    line = STATUS_LINES.get(status) or status_line(status)
+                    transport.write(
+                        b"".join([line, conn.state.default_head, *headers, b"\r\n", body])
+                    )
+                if self._waiter is not None:
+                    self._wake()
+                return True
+        self._status = status
+        self._headers = headers
+        self._fields = fields
+        self._length = length
+        self._write(body, False)
         return True
 
     def _write(self, body: bytes, more: bool) -> None:
