@@ -181,8 +181,11 @@ class Connection(Waits, asyncio.Protocol):
     def take_body(self) -> bytes:
         """Everything buffered so far (the whole body once :attr:`complete`)."""
         body = self._body
-        data = b"".join(body)
-        body.clear()
+        if len(body) == 1:
+            data = body.popleft()  # a small body's one piece: no join, no copy
+        else:
+            data = b"".join(body)
+            body.clear()
         self._buffered = 0
         if self._paused:
             self._resume()
