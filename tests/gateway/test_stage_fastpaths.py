@@ -22,7 +22,14 @@ from jwtgate.errors import JwtGateError
 from jwtgate.gateway.authorize import authorize
 from jwtgate.gateway.compile import ALWAYS_STRIPPED_PREFIXES, CompiledRoute, compile_gateway
 from jwtgate.gateway.errors import InsufficientScope, RateLimited
-from jwtgate.gateway.extract import _TOKENS, _TOKENS_MAX, Extracted, _from_header, extract
+from jwtgate.gateway.extract import (
+    _TOKENS,
+    _TOKENS_MAX,
+    _TOKENS_VALUE_MAX,
+    Extracted,
+    _from_header,
+    extract,
+)
 from jwtgate.gateway.headers import _TAKEN, HOP_BY_HOP, InboundHeaders, _take, sanitize
 from jwtgate.gateway.limit import _SUBJECT_KEYS, _SUBJECT_KEYS_MAX, _key, check_rate_now
 from jwtgate.gateway.pipeline import _REQUEST_IDS
@@ -310,6 +317,18 @@ def test_token_cache_answers_as_the_check_and_stays_bounded() -> None:
     with pytest.raises(JwtGateError):
         extract(_HEADER_ROUTE, inbound, b"")
     assert b"Bearer a b" not in _TOKENS
+
+
+def test_token_cache_keeps_no_long_values() -> None:
+    inbound = InboundHeaders()
+    token = "a" * _TOKENS_VALUE_MAX
+    inbound.authorization = [b"Bearer " + token.encode()]
+    assert extract(_HEADER_ROUTE, inbound, b"").token == token
+    assert inbound.authorization[0] not in _TOKENS  # checked again next time, not kept
+    short = b"Bearer " + b"a" * (_TOKENS_VALUE_MAX - 7)
+    inbound.authorization = [short]
+    assert extract(_HEADER_ROUTE, inbound, b"").token == short[7:].decode()
+    assert short in _TOKENS
 
 
 def test_authorizes_follows_the_rules_of_a_replaced_route() -> None:

@@ -62,9 +62,12 @@ class Extracted:
 # over ~500 bytes) and decoding it costs more than this lookup, and the token
 # string handed out again keeps its cached hash for the verifier's cache. A
 # pure function of the value; a full table is emptied, so a flood of distinct
-# tokens cannot grow it.
+# tokens cannot grow it. Values longer than _TOKENS_VALUE_MAX are checked
+# every time, so the table stays below about 5 MiB (value and token string
+# per entry) whatever the header size limit allows.
 _TOKENS: dict[bytes, Extracted] = {}
 _TOKENS_MAX = 1024
+_TOKENS_VALUE_MAX = 2048
 
 
 def _bearer_token(value: bytes) -> bytes | None:
@@ -167,9 +170,11 @@ def extract(route: CompiledRoute, inbound: InboundHeaders, query: bytes) -> Extr
         if known is None and value[6:7] == b" " and value[:6].lower() == b"bearer":
             body = value[7:].rstrip(b"=")  # (a second space is not b64)
             if body and not body.translate(None, _B64CHARS):
-                if len(_TOKENS) >= _TOKENS_MAX:
-                    _TOKENS.clear()
-                known = _TOKENS[value] = Extracted(value[7:].decode("ascii"), "header", b"", None)
+                known = Extracted(value[7:].decode("ascii"), "header", b"", None)
+                if len(value) <= _TOKENS_VALUE_MAX:
+                    if len(_TOKENS) >= _TOKENS_MAX:
+                        _TOKENS.clear()
+                    _TOKENS[value] = known
         if known is not None:
             if query or inbound.cookie is not None:
                 return Extracted(known.token, "header", query, inbound.cookie)
