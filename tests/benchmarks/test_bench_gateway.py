@@ -248,3 +248,13 @@ def test_floor_proxy_forwards_requests_on_one_keep_alive_connection() -> None:
     assert [r.split(b"\r\n", 1)[0] for r in replies] == [b"HTTP/1.1 200 OK"] * 2
     assert [h.split(b"\r\n", 1)[0] for h in seen] == [b"GET /a HTTP/1.1", b"GET /b?x=1 HTTP/1.1"]
     assert all(b"X-Seen: 1" in h for h in seen)
+
+
+def test_instructions_reads_the_callgrind_summary(tmp_path: Path) -> None:
+    instructions = _load("instructions", "bench_instructions")
+    dump = tmp_path / "cg.out"
+    dump.write_bytes(b"version: 1\ncreator: callgrind\nsummary: 579925703\ntotals: 595103109\n")
+    assert instructions._instructions(dump) == 579925703
+    dump.write_bytes(b"version: 1\n")
+    with pytest.raises(RuntimeError):
+        instructions._instructions(dump)
