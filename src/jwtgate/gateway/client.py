@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 import httptools
 
 from jwtgate.gateway.deadlines import Deadlines
+from jwtgate.gateway.head_memo import HEADS, remember
 from jwtgate.gateway.headers import HOP_BY_HOP
 from jwtgate.gateway.upstream_headers import without_named
 from jwtgate.gateway.upstream_wait import UpstreamClosed, Waits
@@ -68,6 +69,9 @@ class Connection(Waits, asyncio.Protocol):
         self._got_bytes = False
         self.keep_alive = True
         self._paused = False
+        # Whether the parser stands at a message boundary (no message begun
+        # since the last one completed): then a known head may skip it.
+        self._rest = True
 
     # ----------------------------------------------------------- protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -75,13 +79,40 @@ class Connection(Waits, asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        """Feed bytes to the response parser, then wake whoever waits."""
+        """Feed bytes to the response parser (or take a known head), then wake whoever waits."""
         self._got_bytes = True
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail()
-            return
+        known = None
+        end = 0
+        if self._rest and not self.complete:
+            # The start of the response, the parser at rest: a head it took
+            # before, followed by exactly as many body bytes, parses as it did
+            # then (jwtgate.gateway.head_memo).
+            end = data.find(b"\r\n\r\n") + 4
+            known = HEADS.get(data[:end])
+        if known is not None and len(data) - end == known[0]:
+            _, self.status, fields, self.length, self.connection, self.keep_alive = known
+            self.fields = list(fields)  # the memo's own stay as the parser made them
+            if end < len(data):
+                self._body.append(data[end:])
+                self._buffered += known[0]
+            self.headers_done = self.complete = True
+        else:
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserError:
+                self._fail()
+                return
+            if end > 3 and self.complete and self._rest and self._coding is None:
+                remember(
+                    data,
+                    end,
+                    self.status,
+                    self.fields,
+                    self.length,
+                    self.connection,
+                    self.keep_alive,
+                    self._body,
+                )
         # Woken once the parser has returned, never from its callbacks: the
         # waiter may reuse this connection. Whoever waits looks at the state
         # and waits again if it must; a small response wakes it once.
@@ -156,9 +187,14 @@ class Connection(Waits, asyncio.Protocol):
             self._paused = True
             self.transport.pause_reading()
 
+    def on_message_begin(self) -> None:
+        """Parser callback: a message begins (the parser leaves its boundary)."""
+        self._rest = False
+
     def on_message_complete(self) -> None:
-        """Parser callback: the response is complete."""
+        """Parser callback: the response is complete (the parser back at a boundary)."""
         self.complete = True
+        self._rest = True
 
     # ------------------------------------------------------------- helpers
     def _until_close(self) -> bool:
