@@ -144,8 +144,25 @@ async def test_a_reused_connection_takes_known_heads_and_parses_the_rest() -> No
         (201, b"two", 2),
         (200, b"c", 3),
         (200, b'{"ok":true}', 3),  # the parser at its boundary after chunked
-        (201, b"two", 3),
+        (201, b"two", 4),  # a second miss on this connection: not remembered
     ]
+
+
+async def test_a_connection_remembers_one_miss_in_16() -> None:
+    conn, spy = _connection()
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")
+    assert conn.take_body() == b"x"
+    assert conn.reuse()
+    HEADS.clear()
+    for n in range(1, 17):
+        assert not HEADS
+        conn.data_received(_NGINX)
+        assert spy.fed == 1 + n
+        assert conn.take_body() == b'{"ok":true}'
+        assert conn.reuse()
+    assert len(HEADS) == 1
+    conn.data_received(_NGINX)
+    assert spy.fed == 17
 
 
 async def test_split_reads_and_bytes_after_a_body_keep_the_parser() -> None:
@@ -167,7 +184,7 @@ async def test_split_reads_and_bytes_after_a_body_keep_the_parser() -> None:
     assert conn.error is not None  # a status line inside a header section
 
 
-async def test_a_changed_head_is_parsed_and_remembered_apart() -> None:
+async def test_a_changed_head_is_parsed_and_replaces_the_old() -> None:
     changed = _NGINX.replace(b"23:00:00", b"23:00:01").replace(b"true", b"nope")
     first, _ = _connection()
     first.data_received(_NGINX)
@@ -175,7 +192,11 @@ async def test_a_changed_head_is_parsed_and_remembered_apart() -> None:
     second.data_received(changed)
     assert spy.fed == 1
     assert second.take_body() == b'{"ok":nope}'
-    assert len(HEADS) == 2
+    assert [head for head, *_ in HEADS.values()] == [changed[: changed.index(b"\r\n\r\n") + 4]]
+    third, spy = _connection()
+    third.data_received(_NGINX)
+    assert spy.fed == 1
+    assert third.take_body() == b'{"ok":true}'
 
 
 async def test_fields_handed_out_are_the_callers_own() -> None:
@@ -193,7 +214,7 @@ async def test_fields_handed_out_are_the_callers_own() -> None:
 async def test_the_memo_is_bounded() -> None:
     for n in range(300):
         conn, _ = _connection()
-        conn.data_received(_NGINX.replace(b"Server: nginx", b"Server: n%d" % n))
+        conn.data_received(_NGINX.replace(b"Server: nginx", b"X-Pad: " + b"p" * n))
         assert len(HEADS) <= head_memo._ENTRIES
     HEADS.clear()
     big_head = _NGINX.replace(b"Server: nginx", b"X-Big: " + b"a" * head_memo._HEAD_BYTES)
@@ -226,7 +247,7 @@ def test_any_response_the_memo_takes_matches_the_parser(
         HEADS.clear()
         parsed, _ = _connection()
         parsed.data_received(data)
-        if data[: data.find(b"\r\n\r\n") + 4] in HEADS:
+        if len(data) in HEADS:
             known, _ = _connection(refuse=True)
             known.data_received(data)
             assert _state(known) == _state(parsed)

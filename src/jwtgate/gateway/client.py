@@ -72,6 +72,7 @@ class Connection(Waits, asyncio.Protocol):
         # Whether the parser stands at a message boundary (no message begun
         # since the last one completed): then a known head may skip it.
         self._rest = True
+        self._misses = -1  # responses the memo did not know (the first is remembered)
 
     # ----------------------------------------------------------- protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -81,20 +82,18 @@ class Connection(Waits, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed bytes to the response parser (or take a known head), then wake whoever waits."""
         self._got_bytes = True
-        known = None
-        end = 0
-        if self._rest and not self.complete:
-            # The start of the response, the parser at rest: a head it took
-            # before, followed by exactly as many body bytes, parses as it did
-            # then (jwtgate.gateway.head_memo).
-            end = data.find(b"\r\n\r\n") + 4
-            known = HEADS.get(data[:end])
-        if known is not None and len(data) - end == known[0]:
-            _, self.status, fields, self.length, self.connection, self.keep_alive = known
+        # The start of the response with the parser at rest: a head it took
+        # before, followed by as many body bytes as then, parses as it did
+        # then (jwtgate.gateway.head_memo; keyed by the read's length).
+        fresh = self._rest and not self.complete
+        known = HEADS.get(len(data)) if fresh else None
+        if known is not None and data.startswith(known[0]):
+            head, self.status, fields, self.length, self.connection, self.keep_alive = known
             self.fields = list(fields)  # the memo's own stay as the parser made them
+            end = len(head)
             if end < len(data):
                 self._body.append(data[end:])
-                self._buffered += known[0]
+                self._buffered += len(data) - end
             self.headers_done = self.complete = True
         else:
             try:
@@ -102,17 +101,22 @@ class Connection(Waits, asyncio.Protocol):
             except httptools.HttpParserError:
                 self._fail()
                 return
-            if end > 3 and self.complete and self._rest and self._coding is None:
-                remember(
-                    data,
-                    end,
-                    self.status,
-                    self.fields,
-                    self.length,
-                    self.connection,
-                    self.keep_alive,
-                    self._body,
-                )
+            if fresh and self.complete and self._rest and self._coding is None:
+                # One whole response in one read. Its checks and copies are
+                # paid on one such miss in 16 only (and a connection's first):
+                # a head seen often is soon remembered, while heads that never
+                # repeat (a per-response id or cookie) cost little.
+                misses = self._misses = self._misses + 1
+                if not misses & 15:
+                    remember(
+                        data,
+                        self.status,
+                        self.fields,
+                        self.length,
+                        self.connection,
+                        self.keep_alive,
+                        self._body,
+                    )
         # Woken once the parser has returned, never from its callbacks: the
         # waiter may reuse this connection. Whoever waits looks at the state
         # and waits again if it must; a small response wakes it once.

@@ -25,19 +25,23 @@ from collections.abc import Iterable
 __all__ = ["HEADS", "Head", "remember"]
 
 # Bounds: the memo holds at most _ENTRIES heads of at most _HEAD_BYTES each
-# (cleared when full: heads that differ by Date alone go stale every second).
+# (cleared when full; a per-worker memory bound whatever the upstreams send).
 _ENTRIES = 128
 _HEAD_BYTES = 2048
 _BODY_BYTES = 64 * 1024  # below the client's read-pause mark: one read, no back-pressure
 
-# Body size, status, end-to-end fields, Content-Length, Connection values, keep-alive.
-Head = tuple[int, int, tuple[bytes, ...], bytes, tuple[bytes, ...], bool]
-HEADS: dict[bytes, Head] = {}
+# Head bytes, status, end-to-end fields, Content-Length, Connection values,
+# keep-alive; keyed by the length of the whole response. A hit needs no
+# search and no hash of the head: the response starts with the head (whose
+# first blank line ends it, so it is this response's head too) and its
+# length says the body is the rest. Responses of one length share one entry,
+# the newest (a head whose Date changed replaces its predecessor).
+Head = tuple[bytes, int, tuple[bytes, ...], bytes, tuple[bytes, ...], bool]
+HEADS: dict[int, Head] = {}
 
 
 def remember(
     data: bytes,
-    end: int,
     status: int,
     fields: list[bytes],
     length: bytes | None,
@@ -47,20 +51,20 @@ def remember(
 ) -> None:
     """Keep the parse of ``data``: a whole response fed from a message boundary.
 
-    ``end`` is where the first blank line ends (after ``b"\\r\\n\\r\\n"``),
-    the rest is what the parser produced for ``data``, which it reported
-    complete with nothing after it (the caller's checks).
+    The rest is what the parser produced for ``data``, which it reported
+    complete with no message begun after it (the caller's checks).
     """
+    end = data.find(b"\r\n\r\n") + 4
     size = len(data) - end
-    if length is None or status < 200 or end > _HEAD_BYTES or size > _BODY_BYTES:
+    if length is None or status < 200 or not 3 < end <= _HEAD_BYTES or size > _BODY_BYTES:
         return
     head = data[:end]
     # Every CR and LF of the head in CRLF pairs: the parser's head then ends
     # at the first blank line, where ``end`` is, and its body is the rest of
-    # ``data`` exactly when the sizes agree.
+    # ``data`` exactly when the sizes agree (no bytes after it).
     crlf = head.count(b"\r\n")
     if head.count(b"\r") != crlf or head.count(b"\n") != crlf or sum(map(len, body)) != size:
         return
     if len(HEADS) >= _ENTRIES:
         HEADS.clear()
-    HEADS[head] = (size, status, tuple(fields), length, connection, keep_alive)
+    HEADS[len(data)] = (head, status, tuple(fields), length, connection, keep_alive)
