@@ -131,8 +131,8 @@ class Upstream:
         conn = self._pool.take(key)
         if conn is None or conn.transport is None:  # a pooled one has its transport
             return None
-        head = request_head(method, base_path + target, host_header, headers)
-        conn.transport.write(head + _NO_BODY.get(method, b"\r\n"))
+        end = _NO_BODY.get(method, b"\r\n")
+        conn.transport.write(request_head(method, target, host_header, headers, end, base_path))
         return conn
 
     def release(self, conn: Connection) -> None:

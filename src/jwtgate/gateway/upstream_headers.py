@@ -16,6 +16,8 @@ __all__ = ["request_head", "response_headers", "without_named"]
 # uvicorn and the lean server write their own Date (RFC 9110 section 6.6.1); do not send two.
 _DROPPED = HOP_BY_HOP | {b"date"}
 _name = itemgetter(0)
+# The start of the request line for the common methods (RFC 9110 section 9.3).
+_LINES = {m: m.encode("ascii") + b" " for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
 def without_named(
@@ -47,9 +49,18 @@ def response_headers(
 
 
 def request_head(
-    method: str, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]]
+    method: str,
+    target: bytes,
+    host: bytes,
+    headers: list[tuple[bytes, bytes]],
+    end: bytes = b"",
+    base: bytes = b"",
 ) -> bytes:
-    """The request line, Host and ``headers``, without the blank line that ends a head."""
+    """The request line (``base`` + ``target``), Host and ``headers``, then ``end``.
+
+    ``end`` is what follows the fields: empty, the blank line that ends the
+    head, or framing fields with it; one join builds the whole head.
+    """
     # Joined in C, without a Python-level loop over the fields (no name or
     # value holds CR or LF: the parser refuses them, identity values are
     # refused in forward._text). Names are lower case; finding Expect among
@@ -60,7 +71,6 @@ def request_head(
         lines = b"\r\n".join([b": ".join(field) for field in headers if field[0] != b"expect"])
     else:
         lines = b"\r\n".join(map(b": ".join, headers))
-    end = b"\r\n" if lines else b""
-    return b"".join(
-        (method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n", lines, end)
-    )
+    line = _LINES.get(method) or method.encode("ascii") + b" "
+    after = b"\r\n" if lines else b""
+    return b"".join((line, base, target, b" HTTP/1.1\r\nhost: ", host, b"\r\n", lines, after, end))
