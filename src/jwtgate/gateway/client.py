@@ -21,7 +21,7 @@ import httptools
 from jwtgate.gateway.deadlines import Deadlines
 from jwtgate.gateway.head_memo import HEADS, remember
 from jwtgate.gateway.headers import HOP_BY_HOP
-from jwtgate.gateway.upstream_headers import without_named
+from jwtgate.gateway.upstream_headers import pairs, without_named
 from jwtgate.gateway.upstream_wait import UpstreamClosed, Waits
 
 __all__ = ["Connection", "UpstreamClosed", "pairs"]
@@ -32,11 +32,6 @@ _LOW_WATER = 1 << 18
 # and Date, which our server writes itself (section 6.6.1; not two of them).
 # Content-Length is forwarded but also noted apart, for the server's framing.
 _SET_ASIDE = HOP_BY_HOP | {b"date", b"content-length"}
-
-
-def pairs(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """``(name, value)`` pairs of serialised fields (see :attr:`Connection.fields`)."""
-    return list(zip(fields[::4], fields[2::4], strict=True))
 
 
 class Connection(Waits, asyncio.Protocol):
@@ -69,8 +64,7 @@ class Connection(Waits, asyncio.Protocol):
         self._got_bytes = False
         self.keep_alive = True
         self._paused = False
-        # Whether the parser stands at a message boundary (no message begun
-        # since the last one completed): then a known head may skip it.
+        # The parser at a message boundary (no message begun since the last ended).
         self._rest = True
         self._misses = -1  # responses the memo did not know (the first is remembered)
 
@@ -197,8 +191,16 @@ class Connection(Waits, asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """Parser callback: the response is complete (the parser back at a boundary)."""
-        self.complete = True
         self._rest = True
+        if self.status < 200:
+            # An interim response (RFC 9110 section 15.2; not 101, where the parser
+            # stops): dropped, as aiohttp's client does. Taken as final, the final
+            # one would answer the connection's next request.
+            self.status, self.fields, self.length, self.connection = 0, [], None, ()
+            self._coding = None
+            self.headers_done = False
+            return
+        self.complete = True
 
     # ------------------------------------------------------------- helpers
     def _until_close(self) -> bool:

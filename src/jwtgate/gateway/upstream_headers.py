@@ -11,13 +11,18 @@ from operator import itemgetter
 
 from jwtgate.gateway.headers import HOP_BY_HOP
 
-__all__ = ["request_head", "response_headers", "without_named"]
+__all__ = ["pairs", "request_head", "response_headers", "without_named"]
 
 # uvicorn and the lean server write their own Date (RFC 9110 section 6.6.1); do not send two.
 _DROPPED = HOP_BY_HOP | {b"date"}
 _name = itemgetter(0)
 # The start of the request line for the common methods (RFC 9110 section 9.3).
 _LINES = {m: m.encode("ascii") + b" " for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+
+
+def pairs(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """``(name, value)`` pairs of serialised fields (see ``client.Connection.fields``)."""
+    return list(zip(fields[::4], fields[2::4], strict=True))
 
 
 def without_named(
