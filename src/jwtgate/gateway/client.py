@@ -254,10 +254,11 @@ class Connection(Waits, asyncio.Protocol):
         transport = self.transport
         if not self.keep_alive or not self.complete or transport is None or transport.is_closing():
             return False
-        self.status, self.fields, self.length, self.connection = 0, [], None, ()
-        self._coding = None
+        self.status = 0
+        self.fields = []
+        self.length = self._coding = self.error = None
+        self.connection = ()
         self.headers_done = self.complete = self._got_bytes = False
-        self.error = None
         self.reused = True
         return True
 

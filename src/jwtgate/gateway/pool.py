@@ -45,14 +45,18 @@ class ConnectionPool:
 
     def release(self, conn: Connection) -> None:
         """Return a finished connection to the pool, or close it."""
-        idle = self._idle.get(conn.key)
-        if idle is None:
-            idle = self._idle[conn.key] = []
         transport = conn.transport
         if transport is None:
             return
-        reusable = conn.keep_alive and conn.complete and not transport.is_closing()
-        if reusable and len(idle) < self._max_idle:
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            idle = self._idle[conn.key] = []
+        if (
+            conn.keep_alive
+            and conn.complete
+            and len(idle) < self._max_idle
+            and not transport.is_closing()
+        ):
             idle.append(conn)
         else:
             transport.close()
