@@ -144,8 +144,21 @@ async def test_a_reused_connection_takes_known_heads_and_parses_the_rest() -> No
         (201, b"two", 2),
         (200, b"c", 3),
         (200, b'{"ok":true}', 3),  # the parser at its boundary after chunked
-        (201, b"two", 4),  # a second miss on this connection: not remembered
+        (201, b"two", 3),  # remembered: the first miss after a hit
     ]
+
+
+async def test_the_first_miss_after_a_hit_is_remembered() -> None:
+    # A head that repeats until its Date changes: the new one is taken at once.
+    conn, spy = _connection()
+    later = _NGINX.replace(b"23:00:00", b"23:00:01")
+    got = []
+    for data in [_NGINX, _NGINX, later, later, _NGINX, b"HTTP/1.1 204 OK\r\n\r\n", later]:
+        conn.data_received(data)
+        got.append(spy.fed)
+        conn.take_body()
+        assert conn.reuse()
+    assert got == [1, 1, 2, 2, 3, 4, 5]
 
 
 async def test_a_connection_remembers_one_miss_in_16() -> None:

@@ -66,7 +66,7 @@ class Connection(Waits, asyncio.Protocol):
         self._paused = False
         # The parser at a message boundary (no message begun since the last ended).
         self._rest = True
-        self._misses = -1  # responses the memo did not know (the first is remembered)
+        self._misses = -1  # whole responses the memo did not know, since a hit
 
     # ----------------------------------------------------------- protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -76,9 +76,8 @@ class Connection(Waits, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed bytes to the response parser (or take a known head), then wake whoever waits."""
         self._got_bytes = True
-        # The start of the response with the parser at rest: a head it took
-        # before, followed by as many body bytes as then, parses as it did
-        # then (jwtgate.gateway.head_memo; keyed by the read's length).
+        # The response's start, the parser at rest: a head it took before, followed
+        # by as many bytes as then, parses as it did then (jwtgate.gateway.head_memo).
         fresh = self._rest and not self.complete
         known = HEADS.get(len(data)) if fresh else None
         if known is not None and data.startswith(known[0]):
@@ -89,6 +88,7 @@ class Connection(Waits, asyncio.Protocol):
                 self._body.append(data[end:])
                 self._buffered += len(data) - end
             self.headers_done = self.complete = True
+            self._misses = -1
         else:
             try:
                 self._parser.feed_data(data)
@@ -96,10 +96,9 @@ class Connection(Waits, asyncio.Protocol):
                 self._fail()
                 return
             if fresh and self.complete and self._rest and self._coding is None:
-                # One whole response in one read. Its checks and copies are
-                # paid on one such miss in 16 only (and a connection's first):
-                # a head seen often is soon remembered, while heads that never
-                # repeat (a per-response id or cookie) cost little.
+                # One whole response in one read, checked and copied on the first
+                # such miss after a hit (a Date just changed) and one in 16 otherwise:
+                # heads that never repeat (a per-response id or cookie) cost little.
                 misses = self._misses = self._misses + 1
                 if not misses & 15:
                     remember(
