@@ -32,7 +32,7 @@ from jwtgate.gateway.extract import (
 )
 from jwtgate.gateway.headers import _TAKEN, HOP_BY_HOP, InboundHeaders, _take, sanitize
 from jwtgate.gateway.limit import _SUBJECT_KEYS, _SUBJECT_KEYS_MAX, _key, check_rate_now
-from jwtgate.gateway.pipeline import _REQUEST_IDS
+from jwtgate.gateway.pipeline import REQUEST_IDS
 from jwtgate.gateway.ratelimit import MemoryRateLimiter
 from jwtgate.gateway.upstream_headers import request_head
 from jwtgate.jose import VerifiedToken
@@ -339,9 +339,9 @@ def test_authorizes_follows_the_rules_of_a_replaced_route() -> None:
 
 
 def test_request_ids_keep_their_shape_and_count_up() -> None:
-    ids = _REQUEST_IDS.ids
+    ids = REQUEST_IDS.ids
     first, second = next(ids), next(ids)
     assert re.fullmatch(rb"[0-9a-f]{16,}", first)
-    assert first[:10] == second[:10] == _REQUEST_IDS._prefix  # the per-process prefix
+    assert first[:10] == second[:10] == REQUEST_IDS._prefix  # the per-process prefix
     assert int(second[10:], 16) == int(first[10:], 16) + 1
-    assert second == b"%b%06x" % (_REQUEST_IDS._prefix, int(second[10:], 16))
+    assert second == b"%b%06x" % (REQUEST_IDS._prefix, int(second[10:], 16))

@@ -75,7 +75,9 @@ def upstream_headers(
 ) -> list[tuple[bytes, bytes]]:
     """The headers the upstream receives (everything but ``Host`` and framing)."""
     inbound, route = f.inbound, f.route
-    headers = inbound.headers
+    # A copy: the sanitised fields may serve the next request on the
+    # connection too (jwtgate.gateway.frontmemo).
+    headers = inbound.headers.copy()
     if ext.cookie is not None:
         headers.append((b"cookie", ext.cookie))
     if route.forward_token:

@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from jwtgate.gateway.errors import GatewayError
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import ListenerState, RequestTimeout, error_response
+
+if TYPE_CHECKING:
+    from jwtgate.gateway.frontmemo import FrontMemo
 
 __all__ = ["H1Connection"]
 
@@ -60,6 +63,9 @@ class H1Connection:
         self.queue: deque[Cycle] = deque()
         self.write_waiter: asyncio.Future[None] | None = None
         self.closed = False
+        # Stages 1-3 of the last request the fast lane took, for the next
+        # one to reuse if it repeats it (jwtgate.gateway.frontmemo).
+        self.front_memo: FrontMemo | None = None
         self._url = b""
         # The last request target and its split (h1wire.split_target).
         self._last_url: bytes | None = None

@@ -28,6 +28,7 @@ from jwtgate.gateway.client import Connection
 from jwtgate.gateway.compile import CompiledRoute
 from jwtgate.gateway.dispatch import send_simple, upstream_headers, upstream_where
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
+from jwtgate.gateway.frontmemo import front_token
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import where
 from jwtgate.gateway.limit import check_rate_now
@@ -36,8 +37,6 @@ from jwtgate.gateway.pipeline import (
     authenticate,
     complete,
     dry_run,
-    extract_token,
-    front,
     record,
     refusal,
 )
@@ -78,12 +77,12 @@ class Lane:
         if not isinstance(limiter, MemoryRateLimiter):
             return False
         out = Outcome()
+        h1 = cycle.conn
         try:
-            f = front(scope, policy, out)
+            f, ext, h1.front_memo = front_token(scope, policy, out, h1.front_memo)
+            if ext is None:
+                return False  # an in-process or CORS route
             route = f.route
-            if route.internal is not None or route.cors is not None:
-                return False
-            ext = extract_token(f, scope)
             verified: VerifiedToken | None = None
             try:
                 try:

@@ -43,6 +43,7 @@ from jwtgate.gateway.state import Policy, Resources
 from jwtgate.jose import VerifiedToken
 
 __all__ = [
+    "REQUEST_IDS",
     "Front",
     "authenticate",
     "complete",
@@ -74,7 +75,7 @@ class _RequestIds:
         self.ids: Iterator[bytes] = map((self._prefix + b"%06x").__mod__, itertools.count())
 
 
-_REQUEST_IDS = _RequestIds()
+REQUEST_IDS = _RequestIds()
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -104,13 +105,13 @@ def front(scope: Scope, policy: Policy, out: Outcome) -> Front:
         client = client_address(peer[0] if peer else None, inbound.xff, compiled.trusted_proxies)
         from_proxy = client[1] != (peer[0].encode("ascii", "replace") if peer else b"unknown")
         out.from_proxy = from_proxy
-        rid = request_id(inbound.request_id, from_proxy, next(_REQUEST_IDS.ids))
+        rid = request_id(inbound.request_id, from_proxy, next(REQUEST_IDS.ids))
     else:
         # No trusted proxy: the peer is the client, and what it says about
         # earlier hops or its request id is not believed (client_address).
         ip = (peer[0] if peer else None) or "unknown"
         client = (ip, ip.encode("ascii", "replace"))
-        rid = next(_REQUEST_IDS.ids)
+        rid = next(REQUEST_IDS.ids)
     out.request_id = rid
     method: str = scope["method"]
     route = select_route(compiled.routes, scope["path"], method, inbound.host)

@@ -1,0 +1,120 @@
+"""The front stages of a request that repeats the previous one on its connection.
+
+A keep-alive client (a service calling another, an SDK, a poller) sends the
+same header fields, target and method on request after request. Stages 1-3
+(:func:`~jwtgate.gateway.pipeline.front`: sanitised headers, client address,
+route; :func:`~jwtgate.gateway.pipeline.extract_token`) are pure functions of
+exactly those, of the connection's peer and of the compiled policy, so a
+request that repeats its predecessor on the same connection reuses their
+results: a compiled-policy identity check and a few C-level compares
+(the header list, path, query, method) instead of a pass over every field.
+
+What is per request still runs for every request: a fresh request id, and
+everything after extraction (token verification with its expiry and
+revocation checks, CSRF, authorization, rate limits). A configuration reload
+builds a new compiled policy, whose identity no memo matches. Only requests
+whose stages succeeded are kept (a refusal is computed again), and only heads
+up to ``MEMO_MAX_BYTES``, so an idle connection holds little.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jwtgate.gateway.compile import CompiledGateway, CompiledRoute
+from jwtgate.gateway.extract import Extracted
+from jwtgate.gateway.forward import request_id
+from jwtgate.gateway.headers import InboundHeaders
+from jwtgate.gateway.outcome import Outcome
+from jwtgate.gateway.pipeline import REQUEST_IDS, Front, extract_token, front
+from jwtgate.gateway.state import Policy
+
+__all__ = ["MEMO_MAX_BYTES", "FrontMemo", "front_token"]
+
+# Header names and values (the sanitiser's size count) of a head kept for the
+# next request: a bearer token and the usual fields fit many times over.
+MEMO_MAX_BYTES = 4096
+
+_new_front = tuple.__new__
+
+
+class FrontMemo:
+    """What stages 1-3 made of one request, and the inputs they read."""
+
+    __slots__ = (
+        "client",
+        "compiled",
+        "ext",
+        "from_proxy",
+        "headers",
+        "inbound",
+        "method",
+        "path",
+        "query",
+        "route",
+    )
+
+    def __init__(
+        self,
+        compiled: CompiledGateway,
+        scope: dict[str, Any],
+        f: Front,
+        from_proxy: bool,
+        ext: Extracted,
+    ) -> None:
+        self.compiled = compiled
+        # The request's own header list: the parser builds a new one for
+        # every request and nothing changes it afterwards.
+        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope["query_string"]
+        self.method = f.method
+        self.inbound: InboundHeaders = f.inbound
+        self.client = f.client
+        self.from_proxy = from_proxy
+        self.route: CompiledRoute = f.route
+        self.ext = ext
+
+
+def front_token(
+    scope: dict[str, Any], policy: Policy, out: Outcome, memo: FrontMemo | None
+) -> tuple[Front, Extracted | None, FrontMemo | None]:
+    """Stages 1-3 of ``scope``: from ``memo`` when the request repeats it, else run.
+
+    Returns the front, the extracted token and the memo for the connection's
+    next request (``memo`` itself, a new one, or None for a head too large to
+    keep). The token is None, and nothing kept, for an in-process or CORS
+    route: the fast lane leaves those to the ASGI path, which checks for a
+    preflight before it extracts. Raises what :func:`front` and
+    :func:`extract_token` raise.
+    """
+    compiled = policy.compiled
+    method: str = scope["method"]
+    if (
+        memo is not None
+        and memo.compiled is compiled
+        and memo.method == method
+        and memo.path == scope["path"]
+        and memo.query == scope["query_string"]
+        and memo.headers == scope["headers"]
+    ):
+        inbound, route = memo.inbound, memo.route
+        if memo.from_proxy:
+            out.from_proxy = True
+            # A trusted proxy's well-formed X-Request-Id is kept, as front() does.
+            rid = request_id(inbound.request_id, True, next(REQUEST_IDS.ids))
+        else:
+            rid = next(REQUEST_IDS.ids)
+        out.request_id = rid
+        out.route = route.name
+        f = _new_front(Front, (inbound, memo.client, rid, route, method))
+        return f, memo.ext, memo
+    f = front(scope, policy, out)
+    if f.route.internal is not None or f.route.cors is not None:
+        # Not the fast lane's: the ASGI path answers a preflight before
+        # anything else, then extracts.
+        return f, None, None
+    ext = extract_token(f, scope)
+    if f.inbound.size > MEMO_MAX_BYTES:
+        return f, ext, None
+    return f, ext, FrontMemo(compiled, scope, f, out.from_proxy, ext)
