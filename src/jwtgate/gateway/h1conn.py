@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 
@@ -25,10 +25,14 @@ from jwtgate.gateway.h1wire import ListenerState, RequestTimeout, error_response
 
 if TYPE_CHECKING:
     from jwtgate.gateway.frontmemo import FrontMemo
+    from jwtgate.gateway.h1proto import H1Protocol
 
 __all__ = ["H1Connection"]
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
+# The longest read kept to be recognised again (a head, and the CR LF llhttp
+# skips between requests).
+_AGAIN_MAX = 4096
 
 
 class H1Connection:
@@ -66,6 +70,12 @@ class H1Connection:
         # Stages 1-3 of the last request the fast lane took, for the next
         # one to reuse if it repeats it (jwtgate.gateway.frontmemo).
         self.front_memo: FrontMemo | None = None
+        # Heads begun (a head with a body counts twice), and the bytes of the
+        # last read that held exactly one whole body-less request with what
+        # parsing it gave (again, keep_again).
+        self._heads = 0
+        self._again: bytes | None = None
+        self._again_head: tuple[str, str, tuple[str, bytes, bytes], tuple[Any, ...]] | None = None
         self._url = b""
         # The last request target and its split (h1wire.split_target).
         self._last_url: bytes | None = None
@@ -152,6 +162,49 @@ class H1Connection:
             self._resume()
         timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
         self.deadline = self.loop.time() + timeout
+
+    def keep_again(self, data: bytes) -> None:
+        """``data``, read at a boundary between requests, held exactly one head: keep it.
+
+        A keep-alive client (a poller, a service calling another with the same
+        token) often sends the very same bytes request after request. Parsing
+        is a pure function of those bytes (llhttp starts every request from
+        the same state) and of this connection's limits, so what it gave here
+        is what it would give again (:meth:`again`). Only a body-less,
+        keep-alive request without ``Expect`` is kept, as its head came
+        (the fast lane does not change the scope; a task has not run yet).
+        """
+        cycle = self.parsing
+        if (
+            cycle is not None
+            and cycle.body_done
+            and cycle.keep_alive
+            and not cycle.expect
+            and len(data) <= _AGAIN_MAX
+        ):
+            scope = cycle.scope
+            self._again = data
+            headers = tuple(scope["headers"])
+            self._again_head = (scope["http_version"], scope["method"], self._last_target, headers)
+
+    def again(self) -> None:
+        """The kept request's bytes arrived again, between requests: start it without parsing.
+
+        The same requests as feeding the bytes to llhttp would start: one
+        scope and cycle, built as ``on_headers_complete`` builds them (with a
+        header list of its own), with the parser left where it is, at the
+        start of the next request.
+        """
+        head = self._again_head
+        assert head is not None
+        scope = self._scope.copy()
+        scope["http_version"], scope["method"], target, headers = head
+        scope["path"], scope["raw_path"], scope["query_string"] = target
+        scope["headers"] = list(headers)
+        scope["state"] = {}
+        cycle = Cycle(cast("H1Protocol", self), scope, True, False, True)
+        self.parsing = cycle
+        self.start(cycle)
 
     def body_taken(self, cycle: Cycle) -> None:
         """The application consumed buffered body bytes: read more."""

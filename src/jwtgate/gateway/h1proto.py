@@ -99,6 +99,14 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             # llhttp buffers a header it has not finished; count raw head bytes
             # too, so one endless header line cannot grow without bound.
             self._head_raw += len(data)
+            boundary = False
+        else:
+            parsing = self.parsing
+            boundary = parsing is None or parsing.body_done  # between two requests
+            if boundary and data == self._again and self.current is None and not self._lingering:
+                self.again()
+                return
+        heads = self._heads
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -113,8 +121,11 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             error = cause.error if isinstance(cause, _Refused) else BadRequest()
             self._refuse(error)
         else:
-            if self._in_head and self._head_raw > self.limits.max_header_bytes + 256:
-                self._refuse(HeadersTooLarge())
+            if self._in_head:
+                if self._head_raw > self.limits.max_header_bytes + 256:
+                    self._refuse(HeadersTooLarge())
+            elif boundary and self._heads == heads + 1:
+                self.keep_again(data)  # exactly one whole request, from a boundary
 
     def eof_received(self) -> bool | None:
         """Half-close from the client: answer what arrived complete, then close."""
@@ -135,6 +146,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         # connection.
         if self._lingering or len(self.queue) >= self._max_pipeline:
             raise _Refused(None)
+        self._heads += 1
         self._in_head = True
         self._url = b""
         self._headers = []
@@ -184,6 +196,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         version = parser.get_http_version()
         if framing:
             self._framing, te, self._te = 0, self._te, b""
+            self._heads += 1  # counted twice: a request with a body is never repeated
             if framing == 3:
                 # Both framings at once is the request-smuggling shape (RFC 9112
                 # section 6.3, CVE-2005-2088 class): refuse, never guess.
