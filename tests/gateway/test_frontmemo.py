@@ -7,6 +7,7 @@ compiled policy after a reload) must run them again.
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,14 +15,16 @@ import pytest
 
 from jwtgate.config import load_config_text
 from jwtgate.gateway.compile import compile_gateway
-from jwtgate.gateway.dispatch import upstream_headers
+from jwtgate.gateway.dispatch import upstream_headers, upstream_where
 from jwtgate.gateway.errors import InvalidRequest, RouteNotFound
-from jwtgate.gateway.frontmemo import MEMO_MAX_BYTES, FrontMemo, front_token
+from jwtgate.gateway.frontmemo import MEMO_MAX_BYTES, FrontMemo, front_token, upstream_request
 from jwtgate.gateway.outcome import Outcome
 from jwtgate.gateway.state import Policy
+from jwtgate.jose import VerifiedToken
 
 _ROUTES = (
     "{name: api, match: {prefix: /api}, upstream: 'http://h'},"
+    "{name: two, match: {prefix: /two}, upstream: ['http://h1', 'http://h2']},"
     "{name: web, match: {prefix: /web}, upstream: 'http://h',"
     " cors: {allow_origins: ['https://a.example']}},"
     "{name: rest, match: {prefix: /}, upstream: 'http://h', auth: public}"
@@ -160,3 +163,48 @@ def test_upstream_headers_leave_the_kept_fields_alone() -> None:
         sent = upstream_headers(_scope(), f, policy, ext, None, out.from_proxy)
         assert (b"x-request-id", f.rid) in sent
     assert memo.inbound.headers == before
+
+
+def _token(subject: str) -> VerifiedToken:
+    fields = dict.fromkeys((f.name for f in dataclasses.fields(VerifiedToken)), None)
+    fields.update(header={}, claims={"sub": subject}, subject=subject)
+    return VerifiedToken(**fields)  # type: ignore[arg-type]
+
+
+def _upstream(policy: Policy, scope: dict[str, Any], memo: FrontMemo | None, token: Any) -> Any:
+    f, ext, kept, out = _run(policy, scope, memo)
+    got = upstream_request(kept, scope, f, policy, ext, token, out.from_proxy)
+    return got, f, ext, kept, out
+
+
+def test_the_upstream_request_is_what_dispatch_builds_each_time() -> None:
+    policy = _policy()
+    alice, bob = _token("alice"), _token("bob")
+    memo = None
+    for path, token in [("/api/x", alice), ("/api/x", alice), ("/api/x", bob), ("/api/y", bob)]:
+        scope = _scope(path=path)
+        (base, target, headers), f, ext, memo, out = _upstream(policy, scope, memo, token)
+        assert (base, target) == upstream_where(scope, policy, f.route, ext)
+        assert headers == upstream_headers(scope, f, policy, ext, token, out.from_proxy)
+        assert (b"x-user-id", token.subject.encode()) in headers
+        assert headers[-1] == (b"x-request-id", f.rid)
+
+
+def test_a_new_raw_path_is_a_new_target() -> None:
+    policy = _policy()
+    _, _, _, memo, _ = _upstream(policy, _scope(path="/api/a b"), None, None)
+    scope = _scope(path="/api/a b")
+    scope["raw_path"] = b"/api/a%20b"
+    (_, target, _), _, _, kept, _ = _upstream(policy, scope, memo, None)
+    assert kept is not memo
+    assert target == b"/api/a%20b"
+
+
+def test_several_upstreams_still_rotate() -> None:
+    policy = cast("Policy", SimpleNamespace(**vars(_policy()), round_robin=[0, 0, 0, 0]))
+    memo = None
+    bases = []
+    for _ in range(4):
+        (base, _, _), _, _, memo, _ = _upstream(policy, _scope(path="/two/x"), memo, None)
+        bases.append(base)
+    assert bases == ["http://h1", "http://h2", "http://h1", "http://h2"]

@@ -72,8 +72,16 @@ def upstream_headers(
     ext: Extracted,
     verified: VerifiedToken | None,
     from_proxy: bool,
+    *,
+    with_id: bool = True,
 ) -> list[tuple[bytes, bytes]]:
-    """The headers the upstream receives (everything but ``Host`` and framing)."""
+    """The headers the upstream receives (everything but ``Host`` and framing).
+
+    ``X-Request-Id`` comes last, and only ``with_id``: the rest is a function
+    of the request's front stages, its token's verified claims, the
+    connection's scheme and the policy, which a repeated request can reuse
+    (jwtgate.gateway.frontmemo).
+    """
     inbound, route = f.inbound, f.route
     # A copy: the sanitised fields may serve the next request on the
     # connection too (jwtgate.gateway.frontmemo).
@@ -107,19 +115,12 @@ def upstream_headers(
             proto = inbound.xf_proto
         if inbound.xf_host:
             fwd_host = inbound.xf_host
+    headers.append((b"x-forwarded-for", f.client[1]))
+    headers.append((b"x-forwarded-proto", proto))
     if fwd_host:
-        headers += (
-            (b"x-forwarded-for", f.client[1]),
-            (b"x-forwarded-proto", proto),
-            (b"x-forwarded-host", fwd_host),
-            (b"x-request-id", f.rid),
-        )
-    else:
-        headers += (
-            (b"x-forwarded-for", f.client[1]),
-            (b"x-forwarded-proto", proto),
-            (b"x-request-id", f.rid),
-        )
+        headers.append((b"x-forwarded-host", fwd_host))
+    if with_id:
+        headers.append((b"x-request-id", f.rid))
     return headers
 
 

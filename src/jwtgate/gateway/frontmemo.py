@@ -7,7 +7,8 @@ route; :func:`~jwtgate.gateway.pipeline.extract_token`) are pure functions of
 exactly those, of the connection's peer and of the compiled policy, so a
 request that repeats its predecessor on the same connection reuses their
 results: a compiled-policy identity check and a few C-level compares
-(the header list, path, query, method) instead of a pass over every field.
+(the header list, path, raw path, query, method) instead of a pass over
+every field; so does the upstream request's URL and fields but its id.
 
 What is per request still runs for every request: a fresh request id, and
 everything after extraction (token verification with its expiry and
@@ -22,20 +23,23 @@ from __future__ import annotations
 from typing import Any
 
 from jwtgate.gateway.compile import CompiledGateway, CompiledRoute
+from jwtgate.gateway.dispatch import upstream_headers, upstream_where
 from jwtgate.gateway.extract import Extracted
 from jwtgate.gateway.forward import request_id
 from jwtgate.gateway.headers import InboundHeaders
 from jwtgate.gateway.outcome import Outcome
 from jwtgate.gateway.pipeline import REQUEST_IDS, Front, extract_token, front
 from jwtgate.gateway.state import Policy
+from jwtgate.jose import VerifiedToken
 
-__all__ = ["MEMO_MAX_BYTES", "FrontMemo", "front_token"]
+__all__ = ["MEMO_MAX_BYTES", "FrontMemo", "front_token", "upstream_request"]
 
 # Header names and values (the sanitiser's size count) of a head kept for the
 # next request: a bearer token and the usual fields fit many times over.
 MEMO_MAX_BYTES = 4096
 
 _new_front = tuple.__new__
+_UNSET = object()
 
 
 class FrontMemo:
@@ -45,13 +49,17 @@ class FrontMemo:
         "client",
         "compiled",
         "ext",
+        "fields",
         "from_proxy",
         "headers",
         "inbound",
         "method",
         "path",
         "query",
+        "raw_path",
         "route",
+        "verified",
+        "where",
     )
 
     def __init__(
@@ -67,6 +75,7 @@ class FrontMemo:
         # every request and nothing changes it afterwards.
         self.headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.path: str = scope["path"]
+        self.raw_path: bytes = scope["raw_path"]  # the upstream target's (dispatch)
         self.query: bytes = scope["query_string"]
         self.method = f.method
         self.inbound: InboundHeaders = f.inbound
@@ -74,6 +83,12 @@ class FrontMemo:
         self.from_proxy = from_proxy
         self.route: CompiledRoute = f.route
         self.ext = ext
+        # The upstream request's fields but X-Request-Id, for ``verified``
+        # (the verifier's object for this token: the same one on every cache
+        # hit), and its URL and target when the route has one upstream.
+        self.verified: object = _UNSET
+        self.fields: list[tuple[bytes, bytes]] = []
+        self.where: tuple[str, bytes] | None = None
 
 
 def front_token(
@@ -95,6 +110,7 @@ def front_token(
         and memo.compiled is compiled
         and memo.method == method
         and memo.path == scope["path"]
+        and memo.raw_path == scope["raw_path"]
         and memo.query == scope["query_string"]
         and memo.headers == scope["headers"]
     ):
@@ -118,3 +134,35 @@ def front_token(
     if f.inbound.size > MEMO_MAX_BYTES:
         return f, ext, None
     return f, ext, FrontMemo(compiled, scope, f, out.from_proxy, ext)
+
+
+def upstream_request(
+    memo: FrontMemo | None,
+    scope: dict[str, Any],
+    f: Front,
+    policy: Policy,
+    ext: Extracted,
+    verified: VerifiedToken | None,
+    from_proxy: bool,
+) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+    """The upstream URL, target and headers of the request ``memo`` describes.
+
+    What :func:`~jwtgate.gateway.dispatch.upstream_where` and
+    :func:`~jwtgate.gateway.dispatch.upstream_headers` give, with the parts
+    that do not change between repeated requests kept on ``memo``: the
+    fields but the request id while the token verifies to the same object
+    (its claims make the identity headers), and the target of a route with
+    one upstream (several rotate on every request).
+    """
+    if memo is None:
+        base, target = upstream_where(scope, policy, f.route, ext)
+        return base, target, upstream_headers(scope, f, policy, ext, verified, from_proxy)
+    if memo.verified is not verified:
+        memo.fields = upstream_headers(scope, f, policy, ext, verified, from_proxy, with_id=False)
+        memo.verified = verified  # held: its id cannot be reused while kept
+    where = memo.where
+    if where is None:
+        where = upstream_where(scope, policy, f.route, ext)
+        if len(f.route.upstreams) == 1:
+            memo.where = where
+    return where[0], where[1], [*memo.fields, (b"x-request-id", f.rid)]

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from jwtgate.errors import JwtGateError, UnknownKeyId
 from jwtgate.gateway.client import Connection
 from jwtgate.gateway.compile import CompiledRoute
-from jwtgate.gateway.dispatch import send_simple, upstream_headers, upstream_where
+from jwtgate.gateway.dispatch import send_simple
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
-from jwtgate.gateway.frontmemo import front_token
+from jwtgate.gateway.frontmemo import front_token, upstream_request
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import where
 from jwtgate.gateway.limit import check_rate_now
@@ -79,7 +79,8 @@ class Lane:
         out = Outcome()
         h1 = cycle.conn
         try:
-            f, ext, h1.front_memo = front_token(scope, policy, out, h1.front_memo)
+            f, ext, memo = front_token(scope, policy, out, h1.front_memo)
+            h1.front_memo = memo
             if ext is None:
                 return False  # an in-process or CORS route
             route = f.route
@@ -95,8 +96,9 @@ class Lane:
             except JwtGateError as exc:
                 dry_run(route, exc, out)
                 verified = None
-            headers = upstream_headers(scope, f, policy, ext, verified, out.from_proxy)
-            base, target = upstream_where(scope, policy, route, ext)
+            base, target, headers = upstream_request(
+                memo, scope, f, policy, ext, verified, out.from_proxy
+            )
             conn = res.upstream.send_now(base, target, method, headers)
             if conn is None:
                 # No idle connection (or an upstream the lean client skips):
