@@ -75,7 +75,7 @@ class H1Connection:
         # parsing it gave (again, keep_again).
         self._heads = 0
         self._again: bytes | None = None
-        self._again_head: tuple[str, str, tuple[str, bytes, bytes], tuple[Any, ...]] | None = None
+        self._again_head: tuple[dict[str, Any], tuple[Any, ...]] | None = None
         self._url = b""
         # The last request target and its split (h1wire.split_target).
         self._last_url: bytes | None = None
@@ -184,8 +184,8 @@ class H1Connection:
         ):
             scope = cycle.scope
             self._again = data
-            headers = tuple(scope["headers"])
-            self._again_head = (scope["http_version"], scope["method"], self._last_target, headers)
+            # Copies: the application may change its scope and header list.
+            self._again_head = (scope.copy(), tuple(scope["headers"]))
 
     def again(self) -> None:
         """The kept request's bytes arrived again, between requests: start it without parsing.
@@ -195,16 +195,18 @@ class H1Connection:
         header list of its own), with the parser left where it is, at the
         start of the next request.
         """
-        head = self._again_head
-        assert head is not None
-        scope = self._scope.copy()
-        scope["http_version"], scope["method"], target, headers = head
-        scope["path"], scope["raw_path"], scope["query_string"] = target
-        scope["headers"] = list(headers)
+        kept = self._again_head
+        assert kept is not None
+        scope = kept[0].copy()
+        scope["headers"] = list(kept[1])
         scope["state"] = {}
         cycle = Cycle(cast("H1Protocol", self), scope, True, False, True)
-        self.parsing = cycle
-        self.start(cycle)
+        self.parsing = self.current = cycle
+        # What start() does, inlined: this runs instead of a whole parse.
+        self.deadline = 0.0
+        lane = self._lane
+        if lane is None or not lane(cycle):
+            cycle.task = self.loop.create_task(cycle.run(self.state.app))
 
     def body_taken(self, cycle: Cycle) -> None:
         """The application consumed buffered body bytes: read more."""
