@@ -127,7 +127,8 @@ async def _serve(chunks: list[bytes], again: bool) -> tuple[list[Any], list[byte
 
 async def test_a_repeated_read_is_not_parsed_again() -> None:
     seen, out, parsed = await _serve([_A, _A, _A, _B, _A, _A], True)
-    assert parsed == 3  # _A, _B, then _A once after _B
+    # Each kept after its second parse: _A twice, _B, _A twice again.
+    assert parsed == 5
     plain_seen, plain_out, plain_parsed = await _serve([_A, _A, _A, _B, _A, _A], False)
     assert plain_parsed == 6
     assert seen == plain_seen
@@ -143,13 +144,17 @@ async def test_each_repeat_gets_its_own_scope_and_header_list() -> None:
     conn = H1Protocol(ListenerState(app, H1Limits(), tls=False))
     conn.connection_made(_Transport())
     conn.data_received(_A)
-    scopes[0]["headers"].append((b"x-added", b"1"))  # an application changing its scope
-    scopes[0]["path"] = "/changed"
+    conn.data_received(_A)  # kept from here
+    scopes[1]["headers"].append((b"x-added", b"1"))  # an application changing its scope
+    scopes[1]["path"] = "/changed"
     conn.data_received(_A)
-    assert scopes[1] is not scopes[0]
-    assert scopes[1]["headers"] == [(b"host", b"x"), (b"authorization", b"Bearer t")]
-    assert scopes[1]["path"] == "/a"
-    assert scopes[1]["query_string"] == b"q=1"
+    conn.data_received(_A)
+    assert len({id(s) for s in scopes}) == 4
+    for scope in scopes[2:]:
+        assert scope["headers"] == [(b"host", b"x"), (b"authorization", b"Bearer t")]
+        assert scope["path"] == "/a"
+        assert scope["query_string"] == b"q=1"
+    assert scopes[2]["headers"] is not scopes[3]["headers"]
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ class H1Connection:
         self.front_memo: FrontMemo | None = None
         # Heads begun (a head with a body counts twice), and the bytes of the
         # last read that held exactly one whole body-less request with what
-        # parsing it gave (again, keep_again).
+        # parsing it gave, once they came twice (again, keep_again).
         self._heads = 0
         self._again: bytes | None = None
         self._again_head: tuple[dict[str, Any], tuple[Any, ...]] | None = None
@@ -182,10 +182,16 @@ class H1Connection:
             and not cycle.expect
             and len(data) <= _AGAIN_MAX
         ):
-            scope = cycle.scope
-            self._again = data
-            # Copies: the application may change its scope and header list.
-            self._again_head = (scope.copy(), tuple(scope["headers"]))
+            if data != self._again:
+                # Seen once: only the bytes are kept, so a client whose
+                # requests all differ pays no copies.
+                self._again = data
+                self._again_head = None
+            elif self._again_head is None:
+                # Seen twice: likely to come again. Copies, since the
+                # application may change its scope and header list.
+                scope = cycle.scope
+                self._again_head = (scope.copy(), tuple(scope["headers"]))
 
     def again(self) -> None:
         """The kept request's bytes arrived again, between requests: start it without parsing.

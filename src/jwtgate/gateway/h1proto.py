@@ -103,7 +103,13 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         else:
             parsing = self.parsing
             boundary = parsing is None or parsing.body_done  # between two requests
-            if boundary and data == self._again and self.current is None and not self._lingering:
+            if (
+                boundary
+                and data == self._again
+                and self._again_head is not None
+                and self.current is None
+                and not self._lingering
+            ):
                 self.again()
                 return
         heads = self._heads
