@@ -112,7 +112,7 @@ async def _serve(chunks: list[bytes], again: bool) -> tuple[list[Any], list[byte
 
     conn.parser = _Parser()  # type: ignore[assignment]
     if not again:
-        conn.keep_again = lambda data: None  # type: ignore[method-assign]
+        conn.keep_again = lambda: None  # type: ignore[method-assign]
     transport = _Transport()
     conn.connection_made(transport)
     for chunk in chunks:

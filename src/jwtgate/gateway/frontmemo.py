@@ -9,6 +9,8 @@ request that repeats its predecessor on the same connection reuses their
 results: a compiled-policy identity check and a few C-level compares
 (the header list, path, raw path, query, method) instead of a pass over
 every field; so does the upstream request's URL and fields but its id.
+The fast lane looks here only for a request the lean server started from a
+repeated read (``Cycle.repeated``), so requests that differ pay nothing.
 
 What is per request still runs for every request: a fresh request id, and
 everything after extraction (token verification with its expiry and
@@ -20,13 +22,12 @@ up to ``MEMO_MAX_BYTES``, so an idle connection holds little.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from jwtgate.gateway.compile import CompiledGateway, CompiledRoute
+from jwtgate.gateway.compile import CompiledGateway
 from jwtgate.gateway.dispatch import upstream_headers, upstream_where
 from jwtgate.gateway.extract import Extracted
 from jwtgate.gateway.forward import request_id
-from jwtgate.gateway.headers import InboundHeaders
 from jwtgate.gateway.outcome import Outcome
 from jwtgate.gateway.pipeline import REQUEST_IDS, Front, extract_token, front
 from jwtgate.gateway.state import Policy
@@ -38,57 +39,31 @@ __all__ = ["MEMO_MAX_BYTES", "FrontMemo", "front_token", "upstream_request"]
 # next request: a bearer token and the usual fields fit many times over.
 MEMO_MAX_BYTES = 4096
 
-_new_front = tuple.__new__
-_UNSET = object()
+_new = tuple.__new__
 
 
-class FrontMemo:
-    """What stages 1-3 made of one request, and the inputs they read."""
+class FrontMemo(NamedTuple):
+    """What stages 1-3 made of one request, and the inputs they read.
 
-    __slots__ = (
-        "client",
-        "compiled",
-        "ext",
-        "fields",
-        "from_proxy",
-        "headers",
-        "inbound",
-        "method",
-        "path",
-        "query",
-        "raw_path",
-        "route",
-        "verified",
-        "where",
-    )
+    A tuple, built without a Python ``__init__``.
+    """
 
-    def __init__(
-        self,
-        compiled: CompiledGateway,
-        scope: dict[str, Any],
-        f: Front,
-        from_proxy: bool,
-        ext: Extracted,
-    ) -> None:
-        self.compiled = compiled
-        # The request's own header list: the parser builds a new one for
-        # every request and nothing changes it afterwards.
-        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
-        self.path: str = scope["path"]
-        self.raw_path: bytes = scope["raw_path"]  # the upstream target's (dispatch)
-        self.query: bytes = scope["query_string"]
-        self.method = f.method
-        self.inbound: InboundHeaders = f.inbound
-        self.client = f.client
-        self.from_proxy = from_proxy
-        self.route: CompiledRoute = f.route
-        self.ext = ext
-        # The upstream request's fields but X-Request-Id, for ``verified``
-        # (the verifier's object for this token: the same one on every cache
-        # hit), and its URL and target when the route has one upstream.
-        self.verified: object = _UNSET
-        self.fields: list[tuple[bytes, bytes]] = []
-        self.where: tuple[str, bytes] | None = None
+    compiled: CompiledGateway
+    # The request's own header list: the parser builds a new one for every
+    # request and nothing changes it afterwards.
+    headers: list[tuple[bytes, bytes]]
+    path: str
+    raw_path: bytes  # the upstream target's (dispatch)
+    query: bytes
+    method: str
+    front: Front  # its request id is the first request's
+    from_proxy: bool
+    ext: Extracted
+    # Filled by upstream_request once the request repeats: the verifier's
+    # object for the token (the same one on every cache hit), the upstream
+    # fields but X-Request-Id for it, and the URL and target of a route
+    # with one upstream.
+    upstream: list[Any]
 
 
 def front_token(
@@ -114,7 +89,7 @@ def front_token(
         and memo.query == scope["query_string"]
         and memo.headers == scope["headers"]
     ):
-        inbound, route = memo.inbound, memo.route
+        inbound, client, _, route, _ = memo.front
         if memo.from_proxy:
             out.from_proxy = True
             # A trusted proxy's well-formed X-Request-Id is kept, as front() does.
@@ -123,8 +98,7 @@ def front_token(
             rid = next(REQUEST_IDS.ids)
         out.request_id = rid
         out.route = route.name
-        f = _new_front(Front, (inbound, memo.client, rid, route, method))
-        return f, memo.ext, memo
+        return _new(Front, (inbound, client, rid, route, method)), memo.ext, memo
     f = front(scope, policy, out)
     if f.route.internal is not None or f.route.cors is not None:
         # Not the fast lane's: the ASGI path answers a preflight before
@@ -133,11 +107,23 @@ def front_token(
     ext = extract_token(f, scope)
     if f.inbound.size > MEMO_MAX_BYTES:
         return f, ext, None
-    return f, ext, FrontMemo(compiled, scope, f, out.from_proxy, ext)
+    kept: tuple[Any, ...] = (
+        compiled,
+        scope["headers"],
+        scope["path"],
+        scope["raw_path"],
+        scope["query_string"],
+        method,
+        f,
+        out.from_proxy,
+        ext,
+        [],
+    )
+    return f, ext, _new(FrontMemo, kept)
 
 
 def upstream_request(
-    memo: FrontMemo | None,
+    memo: FrontMemo,
     scope: dict[str, Any],
     f: Front,
     policy: Policy,
@@ -145,7 +131,7 @@ def upstream_request(
     verified: VerifiedToken | None,
     from_proxy: bool,
 ) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
-    """The upstream URL, target and headers of the request ``memo`` describes.
+    """The upstream URL, target and headers of a request that repeats ``memo``'s.
 
     What :func:`~jwtgate.gateway.dispatch.upstream_where` and
     :func:`~jwtgate.gateway.dispatch.upstream_headers` give, with the parts
@@ -154,15 +140,14 @@ def upstream_request(
     (its claims make the identity headers), and the target of a route with
     one upstream (several rotate on every request).
     """
-    if memo is None:
-        base, target = upstream_where(scope, policy, f.route, ext)
-        return base, target, upstream_headers(scope, f, policy, ext, verified, from_proxy)
-    if memo.verified is not verified:
-        memo.fields = upstream_headers(scope, f, policy, ext, verified, from_proxy, with_id=False)
-        memo.verified = verified  # held: its id cannot be reused while kept
-    where = memo.where
-    if where is None:
-        where = upstream_where(scope, policy, f.route, ext)
-        if len(f.route.upstreams) == 1:
-            memo.where = where
-    return where[0], where[1], [*memo.fields, (b"x-request-id", f.rid)]
+    route = f.route
+    kept = memo.upstream
+    if not kept or kept[0] is not verified:
+        fields = upstream_headers(scope, f, policy, ext, verified, from_proxy, with_id=False)
+        where = upstream_where(scope, policy, route, ext)
+        # Holding ``verified`` keeps its id from being reused while kept.
+        kept[:] = (verified, fields, where if len(route.upstreams) == 1 else None)
+    else:
+        fields = kept[1]
+        where = kept[2] or upstream_where(scope, policy, route, ext)
+    return where[0], where[1], [*fields, (b"x-request-id", f.rid)]

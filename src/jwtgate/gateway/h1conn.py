@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["H1Connection"]
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
-# The longest read kept to be recognised again (a head, and the CR LF llhttp
-# skips between requests).
-_AGAIN_MAX = 4096
 
 
 class H1Connection:
@@ -163,35 +160,31 @@ class H1Connection:
         timeout = self.limits.header_timeout if self._in_head else self.limits.keepalive_timeout
         self.deadline = self.loop.time() + timeout
 
-    def keep_again(self, data: bytes) -> None:
-        """``data``, read at a boundary between requests, held exactly one head: keep it.
+    def keep_again(self) -> None:
+        """The last read, at a boundary between requests, held exactly one head: keep it.
 
         A keep-alive client (a poller, a service calling another with the same
         token) often sends the very same bytes request after request. Parsing
         is a pure function of those bytes (llhttp starts every request from
         the same state) and of this connection's limits, so what it gave here
-        is what it would give again (:meth:`again`). Only a body-less,
-        keep-alive request without ``Expect`` is kept, as its head came
-        (the fast lane does not change the scope; a task has not run yet).
+        is what it would give again (:meth:`again`). Called for a read equal
+        to the one before (``_again``; data_received keeps only the bytes of
+        the first, so a client whose requests all differ pays no copies).
+        Only a body-less, keep-alive request without ``Expect`` is kept, as
+        its head came (the fast lane does not change the scope; a task has
+        not run yet).
         """
         cycle = self.parsing
         if (
-            cycle is not None
+            self._again_head is None
+            and cycle is not None
             and cycle.body_done
             and cycle.keep_alive
             and not cycle.expect
-            and len(data) <= _AGAIN_MAX
         ):
-            if data != self._again:
-                # Seen once: only the bytes are kept, so a client whose
-                # requests all differ pays no copies.
-                self._again = data
-                self._again_head = None
-            elif self._again_head is None:
-                # Seen twice: likely to come again. Copies, since the
-                # application may change its scope and header list.
-                scope = cycle.scope
-                self._again_head = (scope.copy(), tuple(scope["headers"]))
+            # Copies: the application may change its scope and header list.
+            scope = cycle.scope
+            self._again_head = (scope.copy(), tuple(scope["headers"]))
 
     def again(self) -> None:
         """The kept request's bytes arrived again, between requests: start it without parsing.
@@ -207,6 +200,7 @@ class H1Connection:
         scope["headers"] = list(kept[1])
         scope["state"] = {}
         cycle = Cycle(cast("H1Protocol", self), scope, True, False, True)
+        cycle.repeated = True
         self.parsing = self.current = cycle
         # What start() does, inlined: this runs instead of a whole parse.
         self.deadline = 0.0

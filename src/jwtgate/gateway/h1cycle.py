@@ -44,6 +44,7 @@ class Cycle(Framing):
         "conn",
         "disconnected",
         "expect",
+        "repeated",
         "scope",
         "task",
     )
@@ -69,6 +70,9 @@ class Cycle(Framing):
         self.response_done = False
         self._framing = UNSET
         self._waiter: asyncio.Future[None] | None = None
+        # Started from the connection's kept parse of a repeated read
+        # (H1Connection.again): the fast lane's memo is worth a look.
+        self.repeated = False
         # _status, _headers, _fields, _length and _remaining stay unset until
         # the response starts: respond and send set them before _head reads
         # them, and _remaining comes with a Content-Length framing.

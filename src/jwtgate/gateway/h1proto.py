@@ -33,6 +33,9 @@ _METHODS = {
 
 _NO_CONNECT = frozenset(_METHODS.values())
 _NOTED = frozenset({b"content-length", b"transfer-encoding", b"expect"})
+# The longest read kept to be recognised again (a head, and the CR LF llhttp
+# skips between requests).
+_AGAIN_MAX = 4096
 
 
 class _Refused(Exception):
@@ -130,8 +133,14 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             if self._in_head:
                 if self._head_raw > self.limits.max_header_bytes + 256:
                     self._refuse(HeadersTooLarge())
-            elif boundary and self._heads == heads + 1:
-                self.keep_again(data)  # exactly one whole request, from a boundary
+            elif boundary and self._heads == heads + 1 and len(data) <= _AGAIN_MAX:
+                # Exactly one whole request, from a boundary: the second time
+                # in a row, kept to be started again (H1Connection.keep_again).
+                if data != self._again:
+                    self._again = data
+                    self._again_head = None
+                else:
+                    self.keep_again()
 
     def eof_received(self) -> bool | None:
         """Half-close from the client: answer what arrived complete, then close."""

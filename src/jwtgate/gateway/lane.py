@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from jwtgate.errors import JwtGateError, UnknownKeyId
 from jwtgate.gateway.client import Connection
 from jwtgate.gateway.compile import CompiledRoute
-from jwtgate.gateway.dispatch import send_simple
+from jwtgate.gateway.dispatch import send_simple, upstream_headers, upstream_where
 from jwtgate.gateway.errors import BadGateway, GatewayTimeout
-from jwtgate.gateway.frontmemo import front_token, upstream_request
+from jwtgate.gateway.frontmemo import FrontMemo, front_token, upstream_request
 from jwtgate.gateway.h1cycle import Cycle
 from jwtgate.gateway.h1wire import where
 from jwtgate.gateway.limit import check_rate_now
@@ -37,6 +37,8 @@ from jwtgate.gateway.pipeline import (
     authenticate,
     complete,
     dry_run,
+    extract_token,
+    front,
     record,
     refusal,
 )
@@ -77,12 +79,25 @@ class Lane:
         if not isinstance(limiter, MemoryRateLimiter):
             return False
         out = Outcome()
-        h1 = cycle.conn
+        repeated: FrontMemo | None = None
         try:
-            f, ext, memo = front_token(scope, policy, out, h1.front_memo)
-            h1.front_memo = memo
-            if ext is None:
-                return False  # an in-process or CORS route
+            if cycle.repeated:
+                # The same bytes as a request before on this connection: the
+                # front stages' results may be kept (jwtgate.gateway.frontmemo).
+                h1 = cycle.conn
+                prior = h1.front_memo
+                f, kept_ext, memo = front_token(scope, policy, out, prior)
+                h1.front_memo = memo
+                if kept_ext is None:
+                    return False  # an in-process or CORS route
+                ext = kept_ext
+                if memo is prior:
+                    repeated = memo
+            else:
+                f = front(scope, policy, out)
+                if f.route.internal is not None or f.route.cors is not None:
+                    return False  # the ASGI path answers a preflight before extracting
+                ext = extract_token(f, scope)
             route = f.route
             verified: VerifiedToken | None = None
             try:
@@ -96,9 +111,13 @@ class Lane:
             except JwtGateError as exc:
                 dry_run(route, exc, out)
                 verified = None
-            base, target, headers = upstream_request(
-                memo, scope, f, policy, ext, verified, out.from_proxy
-            )
+            if repeated is None:
+                headers = upstream_headers(scope, f, policy, ext, verified, out.from_proxy)
+                base, target = upstream_where(scope, policy, route, ext)
+            else:
+                base, target, headers = upstream_request(
+                    repeated, scope, f, policy, ext, verified, out.from_proxy
+                )
             conn = res.upstream.send_now(base, target, method, headers)
             if conn is None:
                 # No idle connection (or an upstream the lean client skips):
