@@ -237,3 +237,61 @@ async def test_lane_and_asgi_path_write_the_same_upstream_heads(
         return re.sub(rb"x-request-id: [^\r]*", b"x-request-id: -", head)
 
     assert [without_id(h) for h in heads] == [without_id(h) for h in asgi_heads]
+
+
+# Requests repeated byte for byte on one connection: the lean server starts
+# them from its kept parse and the lane reuses what it kept; neither may
+# change a byte either side sees but the request id.
+
+
+@pytest.fixture
+def repeats(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each request offered to the lane was started from a repeated read."""
+    seen: list[bool] = []
+    take = lane.Lane.take
+    record = lambda self, cycle: seen.append(cycle.repeated) or take(self, cycle)  # noqa: E731
+    monkeypatch.setattr(lane.Lane, "take", record)
+    return seen
+
+
+_ID = re.compile(rb"x-request-id: ([^\r]*)")
+
+
+async def _repeat(base: str, raw: bytes, times: int) -> list[bytes]:
+    """Send ``raw`` ``times`` times on one connection, one after the other's answer."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    answers = []
+    try:
+        for _ in range(times):
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: (\d+)", head)
+            body = await reader.readexactly(int(length.group(1))) if length else b""
+            answers.append(re.sub(rb"(?i)date: [^\r]*", b"date: -", head) + body)
+            if b"connection: close" in head.lower():
+                break
+    finally:
+        writer.close()
+    return answers
+
+
+async def test_repeated_requests_reach_the_upstream_as_the_first_did(
+    gw_config: Any, gateway: Any, mint: Any, repeats: list[bool]
+) -> None:
+    token = mint("alice", roles=["user", "ops"], scope="read write")
+    heads: list[bytes] = []
+    routes = _routes("")
+    async with _upstream(heads=heads) as url:
+        for route in routes:
+            route["upstream"] = url
+        async with gateway(gw_config(routes, rate_limit_backend="memory")) as base:
+            await _exchange(base, _requests(token)[0], 1)  # a warm pool
+            for raw in _requests(token):
+                del heads[:]
+                answers = await _repeat(base, raw, 5)
+                assert len(set(answers)) == 1, raw  # the same answer every time
+                ids = [_ID.search(h).group(1) for h in heads]  # type: ignore[union-attr]
+                assert len(set(ids)) == len(heads) or ids == [b"mine"] * len(heads)
+                assert len({_ID.sub(b"", h) for h in heads}) == 1, raw
+    assert sum(repeats) >= 15  # most went the repeated way
