@@ -217,3 +217,21 @@ def test_repeats_change_nothing_however_the_bytes_are_cut(
         assert (await _serve(chunks, True))[:2] == (await _serve(chunks, False))[:2]
 
     asyncio.run(both())
+
+
+async def test_a_head_left_incomplete_by_its_read_gets_the_header_deadline() -> None:
+    app = _App()
+    limits = H1Limits(header_timeout=7.0, keepalive_timeout=2.0)
+    conn = H1Protocol(ListenerState(app, limits, tls=False))
+    conn.connection_made(_Transport())
+    loop = asyncio.get_running_loop()
+    conn.data_received(_A)  # whole, answered by the lane: the connection is idle again
+    assert 0 < conn.deadline - loop.time() <= 2.0
+    conn.data_received(_B[:12])  # a head begins and stops
+    assert 6.0 < conn.deadline - loop.time() <= 7.0
+    before = conn.deadline
+    conn.data_received(_B[12:20])  # more of it: still the same deadline
+    assert conn.deadline == before
+    conn.data_received(_B[20:])
+    assert 0 < conn.deadline - loop.time() <= 2.0
+    conn.connection_lost(None)

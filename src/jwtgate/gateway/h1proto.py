@@ -102,17 +102,12 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             # llhttp buffers a header it has not finished; count raw head bytes
             # too, so one endless header line cannot grow without bound.
             self._head_raw += len(data)
-            boundary = False
+            boundary = seen = False
         else:
             parsing = self.parsing
             boundary = parsing is None or parsing.body_done  # between two requests
-            if (
-                boundary
-                and data == self._again
-                and self._again_head is not None
-                and self.current is None
-                and not self._lingering
-            ):
+            seen = boundary and data == self._again  # the same bytes as the kept read
+            if seen and self._again_head is not None and not (self.current or self._lingering):
                 self.again()
                 return
         heads = self._heads
@@ -133,10 +128,16 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             if self._in_head:
                 if self._head_raw > self.limits.max_header_bytes + 256:
                     self._refuse(HeadersTooLarge())
+                elif self._head_raw == 0 and self.current is None:
+                    # A head began in this read and is not complete: from now
+                    # it must arrive within header_timeout (slowloris). A head
+                    # complete in its read (most) needs no clock reading; one
+                    # behind a running request is timed when that finishes.
+                    self.deadline = self.loop.time() + self._header_timeout
             elif boundary and self._heads == heads + 1 and len(data) <= _AGAIN_MAX:
                 # Exactly one whole request, from a boundary: the second time
                 # in a row, kept to be started again (H1Connection.keep_again).
-                if data != self._again:
+                if not seen:
                     self._again = data
                     self._again_head = None
                 else:
@@ -169,8 +170,8 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         self._head_raw = 0
         # (_framing, _te and _expect are back to their defaults: the previous
         # head's on_headers_complete reset them, or refused the connection.)
-        if self.current is None:
-            self.deadline = self.loop.time() + self._header_timeout
+        # The head's deadline is set once the read is parsed, if the head
+        # is still incomplete then (data_received).
 
     def on_url(self, url: bytes) -> None:
         """Parser callback: (a piece of) the request target."""
