@@ -225,3 +225,33 @@ def test_status_is_logged_as_its_integer(status: int) -> None:
         _log(logger, status=status)
     assert [line["status"] for line in _lines(buf)] == [int(status)] * 2
     assert f'"status":{int(status)},' in buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("request_id", "logged"),
+    [
+        (b"0a1b2c3d4e000123", "0a1b2c3d4e000123"),  # made by the gateway: written as it is
+        (b"edge-1.req:42_x", "edge-1.req:42_x"),  # a trusted proxy's id: encoded
+        (b'x"\n{"status":200}', 'x"\n{"status":200}'),  # escaped, not a second line
+        (b"caf\xe9", "caf\u00e9"),  # read as latin-1, escaped to ASCII
+        (b"a" * 3000, "a" * 2048),  # cut like any field
+    ],
+)
+def test_request_ids_given_as_bytes(request_id: bytes, logged: str) -> None:
+    buf = io.StringIO()
+    _log(AccessLogger(buf), request_id=request_id)
+    assert buf.getvalue().isascii()
+    assert buf.getvalue().count("\n") == 1
+    assert _lines(buf)[0]["request_id"] == logged
+
+
+def test_a_bytes_request_id_is_logged_as_its_text_would_be() -> None:
+    ids = ["0a1b2c3d4e000123", "edge-1.req:42", 'q"uote', "tab\there", "x" * 2100]
+    text, raw = io.StringIO(), io.StringIO()
+    by_text, by_bytes = AccessLogger(text), AccessLogger(raw)
+    for rid in ids:
+        for logger, value in ((by_text, rid), (by_bytes, rid.encode("latin-1"))):
+            logger.log(value, "r", "GET", "/", 200, 1.0, None, None, None, now=1.0)
+    by_text.flush()
+    by_bytes.flush()
+    assert raw.getvalue() == text.getvalue()

@@ -116,7 +116,7 @@ class AccessLogger:
 
     def log(
         self,
-        request_id: str,
+        request_id: str | bytes,
         route: str,
         method: str,
         path: str,
@@ -133,7 +133,10 @@ class AccessLogger:
         one. Every string goes through the JSON encoder (as a JSON string
         literal, ASCII-only), cut to _MAX_FIELD characters first (the path by
         _clean_path, a method to 32); a JSON literal is never empty, so ``or``
-        quotes on a table miss only.
+        quotes on a table miss only. A request id may be given as bytes (as
+        the gateway keeps it, read as latin-1); one of ASCII letters and
+        digits only (every id the gateway makes itself: hex) has nothing to
+        escape and is written as it is, saving the encoder on every line.
         """
         if not self.enabled:
             return
@@ -165,8 +168,15 @@ class AccessLogger:
             q_error = quoted.get(error_code) or self._quote(error_code)
             q_ip = quoted.get(client_ip) or self._quote(client_ip)
             q_status = _STATUS_TEXT.get(status) or str(int(status))
+        # bytes.isalnum is ASCII-only (str.isalnum is not: "é" is alphanumeric).
+        if request_id.__class__ is bytes and request_id.isalnum() and len(request_id) <= _MAX_FIELD:
+            q_id = request_id.decode("ascii")
+        else:
+            if isinstance(request_id, bytes):
+                request_id = request_id.decode("latin-1")
+            q_id = encode_basestring_ascii(request_id[:_MAX_FIELD])[1:-1]
         line = (
-            f'{{"ts":{self._ts},"request_id":{encode_basestring_ascii(request_id[:_MAX_FIELD])},'
+            f'{{"ts":{self._ts},"request_id":"{q_id}",'
             f'"route":{q_route},"method":{q_method},"path":{q_path},'
             f'"status":{q_status},"latency_ms":{latency_ms:.3f},'
             f'"sub":{q_sub},"error":{q_error},"client_ip":{q_ip}}}\n'

@@ -55,18 +55,17 @@ def record(scope: Scope, res: Resources, out: Outcome) -> None:
     metrics = res.metrics
     if metrics is not None:
         metrics.latency(out.route, elapsed)
-    access = res.access
-    if access.enabled:
-        client = scope.get("client")
-        access.log(
-            out.request_id.decode("latin-1"),
-            out.route,
-            scope["method"],
-            scope["path"],
-            out.status,
-            elapsed * 1000.0,
-            out.subject,
-            code,
-            client[0] if client else None,
-            now,
-        )
+    # The logger checks whether it is enabled (the common case: it is).
+    client = scope.get("client")
+    res.access.log(
+        out.request_id,
+        out.route,
+        scope["method"],
+        scope["path"],
+        out.status,
+        elapsed * 1000.0,
+        out.subject,
+        code,
+        client[0] if client else None,
+        now,
+    )
