@@ -33,7 +33,7 @@ which also gives the auth outcomes and the 429s when flushed; the
 other per-request series (latency, verification latency) are tallied in plain
 dicts and handed to prometheus-client at most every ``flush_interval``
 seconds (0.25 s by default, a ``call_later`` timer armed by the first
-tally), after ``_BATCH`` requests, and before every render, so a scrape
+tally), after ``_BATCH`` requests of a route, and before every render, so a scrape
 of another worker's samples lags its requests by at most the interval.
 In multiprocess mode each ``inc`` is a locked write to a memory-mapped
 file that first calls ``getpid()`` (a system call) to notice a fork, so
@@ -136,7 +136,6 @@ class GatewayMetrics:
         self._pending_auth: dict[tuple[str, str], int] = {}
         self._pending_latency: dict[str, _PendingHistogram] = {}
         self._pending_verify = _PendingHistogram(self._verify)
-        self._pending = 0
         self._scheduled = False
         self._flush_interval = flush_interval
         self._timer: asyncio.TimerHandle | None = None
@@ -170,8 +169,11 @@ class GatewayMetrics:
         hist.counts[bisect_left(hist.bounds, seconds)] += 1
         hist.total += seconds
         hist.n += 1
-        self._pending += 1
-        if not self._scheduled or self._pending >= _BATCH:
+        # The route's own count bounds the batch (a loop iteration that never
+        # ends, with no timer run): one counter per request, not two.
+        if hist.n >= _BATCH:
+            self.flush()
+        elif not self._scheduled:
             self._schedule()
 
     def auth(self, outcome: str, code: str) -> None:
@@ -189,9 +191,6 @@ class GatewayMetrics:
             self._schedule()
 
     def _schedule(self) -> None:
-        if self._pending >= _BATCH:  # a loop iteration that never ends: bound the batch
-            self.flush()
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -202,7 +201,6 @@ class GatewayMetrics:
 
     def flush(self) -> None:
         """Hand the tallied per-request samples to prometheus-client."""
-        self._pending = 0
         self._scheduled = False
         if self._timer is not None:  # an early flush (batch, render, shutdown) ends the wait
             self._timer.cancel()
