@@ -158,7 +158,7 @@ def test_request_latency_lands_where_histogram_add_puts_it(samples: list[float])
         m = GatewayMetrics()
         for seconds in samples:
             m.request("r", 200, seconds)
-        hist = m._pending_latency["r"]
+        hist = m.latencies["r"]
         return list(hist.counts), hist.total, hist.n
 
     reference = _PendingHistogram(GatewayMetrics()._request_seconds.labels("r"))

@@ -134,9 +134,12 @@ class GatewayMetrics:
         self.tally: dict[RequestKey, int] = {}
         self._seen: dict[RequestKey, int] = {}
         self._pending_auth: dict[tuple[str, str], int] = {}
-        self._pending_latency: dict[str, _PendingHistogram] = {}
+        # Latency tallies by route, and whether a flush is due (a timer is
+        # armed); :func:`jwtgate.gateway.outcome.record` observes into them
+        # itself, as :meth:`latency` does.
+        self.latencies: dict[str, _PendingHistogram] = {}
         self._pending_verify = _PendingHistogram(self._verify)
-        self._scheduled = False
+        self.scheduled = False
         self._flush_interval = flush_interval
         self._timer: asyncio.TimerHandle | None = None
         self._seen_hits = 0
@@ -158,22 +161,25 @@ class GatewayMetrics:
     def latency(self, route: str, seconds: float) -> None:
         """Observe one request's latency (its count is in :attr:`tally`)."""
         try:
-            hist = self._pending_latency[route]
+            hist = self.latencies[route]
         except KeyError:
-            hist = self._pending_latency[route] = _PendingHistogram(
-                self._request_seconds.labels(route)
-            )
+            hist = self.latencies[route] = _PendingHistogram(self._request_seconds.labels(route))
         # _PendingHistogram.add, inlined: this runs on every request.
         if not seconds >= 0.0:  # NaN or negative: a clock hiccup, not a latency
             seconds = 0.0
         hist.counts[bisect_left(hist.bounds, seconds)] += 1
         hist.total += seconds
         hist.n += 1
+        if hist.n >= _BATCH or not self.scheduled:
+            self.settle(hist)
+
+    def settle(self, hist: _PendingHistogram) -> None:
+        """After a tally into ``hist``: flush a full batch, or arm the timer if not armed."""
         # The route's own count bounds the batch (a loop iteration that never
         # ends, with no timer run): one counter per request, not two.
         if hist.n >= _BATCH:
             self.flush()
-        elif not self._scheduled:
+        elif not self.scheduled:
             self._schedule()
 
     def auth(self, outcome: str, code: str) -> None:
@@ -181,13 +187,13 @@ class GatewayMetrics:
         key = (outcome, code)
         pending = self._pending_auth
         pending[key] = pending.get(key, 0) + 1
-        if not self._scheduled:
+        if not self.scheduled:
             self._schedule()
 
     def verify_latency(self, seconds: float) -> None:
         """Observe one token verification."""
         self._pending_verify.add(seconds)
-        if not self._scheduled:
+        if not self.scheduled:
             self._schedule()
 
     def _schedule(self) -> None:
@@ -196,12 +202,12 @@ class GatewayMetrics:
         except RuntimeError:
             self.flush()
             return
-        self._scheduled = True
+        self.scheduled = True
         self._timer = loop.call_later(self._flush_interval, self.flush)
 
     def flush(self) -> None:
         """Hand the tallied per-request samples to prometheus-client."""
-        self._scheduled = False
+        self.scheduled = False
         if self._timer is not None:  # an early flush (batch, render, shutdown) ends the wait
             self._timer.cancel()
             self._timer = None
@@ -219,7 +225,7 @@ class GatewayMetrics:
                 if achild is None:
                     achild = self._auth_children[(outcome, code)] = self._auth.labels(outcome, code)
                 achild.inc(n)
-        for hist in self._pending_latency.values():
+        for hist in self.latencies.values():
             hist.flush()
         self._pending_verify.flush()
 
