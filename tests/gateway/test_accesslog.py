@@ -255,3 +255,23 @@ def test_a_bytes_request_id_is_logged_as_its_text_would_be() -> None:
     by_text.flush()
     by_bytes.flush()
     assert raw.getvalue() == text.getvalue()
+
+
+def test_stamps_read_as_the_wall_time_formatted_to_the_millisecond() -> None:
+    """The second's text and a millisecond from the table equal ``f"{wall:.3f}"``."""
+    buf = io.StringIO()
+    logger = AccessLogger(buf, flush_interval=3600.0)
+    steps = [0.00001, 0.0003, 0.0005, 0.0007, 0.001, 0.0123, 0.3, 0.9996, 1.7, 61.0]
+    now = perf_counter()
+    expected = []
+    for i in range(3000):
+        now += steps[(i * 7) % len(steps)]
+        if i % 1000 == 999:
+            logger.flush()  # a new offset: the second is read again
+            buf.seek(0)
+            buf.truncate()
+            expected.clear()
+        logger.log("r", "echo", "GET", "/", 200, 1.0, None, None, None, now=now)
+        expected.append(f"{now + logger._offset:.3f}")
+    logger.flush()
+    assert [line.split(",")[0][6:] for line in buf.getvalue().splitlines()] == expected

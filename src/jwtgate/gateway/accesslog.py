@@ -31,6 +31,12 @@ _QUOTED_MAX = 4096
 _QUOTED_LEN = 128
 # Status codes as text: an int formatted per line costs a call and a conversion.
 _STATUS_TEXT = {status: str(status) for status in range(100, 1000)}
+# A stamp is the wall-clock second's text and ".mmm" from this table; the
+# second is formatted once a second, not ``f"{wall:.3f}"`` once a millisecond
+# (a float to decimal text costs more than all of a line's other fields).
+_MILLIS_TEXT = [f".{ms:03d}" for ms in range(1000)]
+# Where each millisecond's rounding ends, in seconds into the second.
+_MILLIS_UNTIL = [(ms + 0.5) / 1000.0 for ms in range(1000)]
 
 
 def _clean_path(path: str) -> str:
@@ -73,6 +79,8 @@ class AccessLogger:
         "_owned",
         "_paths",
         "_quoted",
+        "_second",
+        "_second_at",
         "_stream",
         "_ts",
         "_ts_until",
@@ -96,6 +104,10 @@ class AccessLogger:
         self._flush_at = perf_counter() + flush_interval
         self._ts = ""
         self._ts_until = 0.0
+        # The wall-clock second being stamped, as text, and the perf_counter
+        # reading it began at (infinite: none yet).
+        self._second = ""
+        self._second_at = math.inf
         self.enabled = enabled
         # JSON literals of values that repeat from request to request: route,
         # subject, error code and client address (None is ``null``); methods
@@ -145,12 +157,13 @@ class AccessLogger:
         if now is None:
             now = perf_counter()
         if now >= self._ts_until:
-            # The wall-clock time to the millisecond, formatted once for all
-            # the lines of that millisecond: a float to text costs as much as
-            # the rest of a line's fields together.
-            wall = now + self._offset
-            self._ts = f"{wall:.3f}"
-            self._ts_until = (math.floor(wall * 1000.0 + 0.5) + 0.5) / 1000.0 - self._offset
+            # The wall-clock time to the millisecond, made once for all the
+            # lines of that millisecond, and from the second's text and a
+            # table while the second lasts.
+            into = now - self._second_at  # rounds into this second below 0.9995
+            ms = int(into * 1000.0 + 0.5) if 0.0 <= into < 0.9995 else self._new_second(now)
+            self._ts = self._second + _MILLIS_TEXT[ms]
+            self._ts_until = self._second_at + _MILLIS_UNTIL[ms]
         quoted = self._quoted
         try:  # subscripts, not .get calls: every value is in its table but the first time
             q_route = quoted[route]
@@ -186,6 +199,13 @@ class AccessLogger:
         if now >= self._flush_at or len(lines) >= self._max_lines:
             self.flush()
 
+    def _new_second(self, now: float) -> int:
+        """Start stamping the wall-clock second ``now`` rounds into; its milliseconds."""
+        second, ms = divmod(math.floor((now + self._offset) * 1000.0 + 0.5), 1000)
+        self._second = str(second)
+        self._second_at = second - self._offset
+        return int(ms)
+
     def _quote(self, value: str | None) -> str:
         """``value`` cut to _MAX_FIELD characters as a JSON string literal, kept if short."""
         if value is None:
@@ -215,7 +235,8 @@ class AccessLogger:
         now = perf_counter()
         self._offset = time.time() - now
         self._flush_at = now + self._flush_interval
-        self._ts_until = 0.0  # the next line formats its stamp with the new offset
+        self._ts_until = 0.0  # the next line makes its stamp with the new offset
+        self._second_at = math.inf
         lines = self._lines
         if lines:
             self._lines = []
