@@ -64,9 +64,11 @@ def check_rate_now(
     spec = route.rate_limit
     if spec is None:
         return
-    if token is not None and spec.kind == "subject" and token.subject:
-        try:  # _key's first case, from its table
-            key = _SUBJECT_KEYS[route.name][token.subject]
+    if token is not None and spec.kind == "subject":
+        # _key's first case, from its table: it holds no empty or absent
+        # subject (_key only adds truthy ones), so those miss and go to _key.
+        try:
+            key = _SUBJECT_KEYS[route.name][token.subject]  # type: ignore[index]
         except KeyError:
             key = _key(route, token, client_ip)
     else:

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("jwtgate.gateway.ratelimit")
+_INF = math.inf  # one global lookup in MemoryRateLimiter.take, not a module's attribute too
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ class MemoryRateLimiter:
         (read here when not given).
         """
         # GCRA inlined (see _gcra, which hit_now uses for the tokens left).
-        if not 0.0 < rate < math.inf or burst < 1:
+        if not 0.0 < rate < _INF or burst < 1:
             _check_args(rate, burst)
         if now is None:
             now = self._clock()
