@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -103,6 +104,22 @@ async def test_async_hit_matches_sync() -> None:
 
 def test_build_defaults_to_memory() -> None:
     assert isinstance(build_rate_limiter(JwtGateConfig()), MemoryRateLimiter)
+
+
+def test_memory_limiter_runs_on_the_monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buckets follow the monotonic clock, not the wall clock.
+
+    On wall-clock time a step back (NTP, a resumed VM) would leave every
+    bucket's TAT in the future and refuse each key for as long as the step.
+    """
+    steady = FrozenClock(1000.0)
+    monkeypatch.setattr(time, "monotonic", steady)
+    limiter = build_rate_limiter(JwtGateConfig())
+    assert isinstance(limiter, MemoryRateLimiter)
+    assert limiter.take("k", rate=1.0, burst=1) == 0.0
+    assert limiter.take("k", rate=1.0, burst=1) == pytest.approx(1.0)
+    steady.advance(1.0)  # only the monotonic clock moves
+    assert limiter.take("k", rate=1.0, burst=1) == 0.0
 
 
 @pytest.mark.redis

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -92,7 +93,7 @@ class MemoryRateLimiter:
 
     __slots__ = ("_buckets", "_clock", "_max_keys", "_oldest", "_oldest_tat")
 
-    def __init__(self, clock: Clock = system_clock, max_keys: int = 100_000) -> None:
+    def __init__(self, clock: Clock = time.monotonic, max_keys: int = 100_000) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._clock = clock
@@ -268,4 +269,8 @@ def build_rate_limiter(config: JwtGateConfig, clock: Clock = system_clock) -> Ra
             prefix=config.redis.prefix,
             fail_open=config.gateway.rate_limit_on_error == "allow",
         )
-    return MemoryRateLimiter(clock)
+    # Buckets measure intervals only, so the in-process limiter runs on the
+    # monotonic clock: on the wall clock, a step back (NTP, a VM resumed)
+    # would leave every bucket's TAT in the future and refuse every key for
+    # as long as the step. A clock passed in (a test's) is used as given.
+    return MemoryRateLimiter(time.monotonic if clock is system_clock else clock)
