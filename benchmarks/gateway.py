@@ -9,7 +9,9 @@ One run measures, with the same wrk settings for every row:
    alone cost (``--no-floor`` skips it);
 4. jwtgate with ES256 and RS256 tokens, verified-token cache on and off, one
    token and N distinct tokens (wrk rotates ``Authorization`` headers from a
-   file), with every feature on: metrics, JSON access log to a file, a
+   file), and for ES256 with the cache on, one token on requests that all
+   differ (an ``X-Trace-Id`` per request, so no memo of a repeated request
+   applies), with every feature on: metrics, JSON access log to a file, a
    per-subject rate limit high enough never to refuse;
 5. a naive FastAPI + PyJWT + httpx gateway (``naive_gateway.py``).
 
@@ -43,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from upstream import (
+    DISTINCT_REQUESTS_LUA,
     ROTATE_TOKENS_LUA,
     WrkResult,
     cpu_seconds,
@@ -264,6 +267,19 @@ def _token_rows(
                 header=f"Authorization: Bearer {first}",
             )
         )
+        if cache and alg == "ES256":
+            rows.append(
+                _measure(
+                    f"{label} {alg} 1 token, distinct requests",
+                    url,
+                    s,
+                    server,
+                    admin_port,
+                    cache,
+                    script=lua.with_name("distinct.lua"),
+                    script_args=(first,),
+                )
+            )
         rows.append(
             _measure(
                 f"{label} {alg} {s.tokens:,} tokens",
@@ -395,6 +411,7 @@ def run(s: Settings) -> dict[str, Any]:
         tokens = make_tokens(workdir, s.tokens, s.algorithms)
         lua = workdir / "rotate.lua"
         lua.write_text(ROTATE_TOKENS_LUA, encoding="utf-8")
+        lua.with_name("distinct.lua").write_text(DISTINCT_REQUESTS_LUA, encoding="utf-8")
         upstream_port, proxy_port = free_port(), free_port()
         conf = workdir / "nginx.conf"
         conf.write_text(

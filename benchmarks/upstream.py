@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "DISTINCT_REQUESTS_LUA",
     "ROTATE_TOKENS_LUA",
     "WrkResult",
     "cpu_seconds",
@@ -37,18 +38,23 @@ __all__ = [
 
 UPSTREAM_BODY = '{"ok":true}'
 
-# wrk runs setup() once per thread in the main Lua state, then init() in each
-# thread's own state.  Every run and every thread starts at a different random
-# offset (run_wrk passes a fresh seed after the token file): an unseeded math.random
-# would start every run at the same token, so short runs would keep seeing
-# the same few thousand tokens.
-ROTATE_TOKENS_LUA = """
+# Each wrk thread's number, as the global ``id`` in its own Lua state.
+_THREAD_IDS_LUA = """
 local counter = 0
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
 end
-local tokens = {}
+"""
+
+# wrk runs setup() once per thread in the main Lua state, then init() in each
+# thread's own state.  Every run and every thread starts at a different random
+# offset (run_wrk passes a fresh seed after the token file): an unseeded math.random
+# would start every run at the same token, so short runs would keep seeing
+# the same few thousand tokens.
+ROTATE_TOKENS_LUA = (
+    _THREAD_IDS_LUA
+    + """local tokens = {}
 local idx = 0
 function init(args)
   for line in io.lines(args[1]) do
@@ -62,6 +68,27 @@ function request()
   return wrk.format(nil, nil, {["Authorization"] = tokens[idx]})
 end
 """
+)
+
+
+# One token, but no two requests alike: each carries its own X-Trace-Id (as
+# traced service-to-service traffic does), so nothing that recognises a
+# repeated request applies; the token stays in the verified-token cache.
+DISTINCT_REQUESTS_LUA = (
+    _THREAD_IDS_LUA
+    + """local auth
+local n = 0
+function init(args)
+  auth = "Bearer " .. args[1]
+  n = (id or 0) * 1000000000
+end
+function request()
+  n = n + 1
+  local trace = string.format("%016x", n)
+  return wrk.format(nil, nil, {["Authorization"] = auth, ["X-Trace-Id"] = trace})
+end
+"""
+)
 
 
 def free_port() -> int:

@@ -145,6 +145,15 @@ def test_wrk_rotation_script_reads_a_token_file() -> None:
     assert "math.randomseed(tonumber(args[2]" in lua  # a fresh start offset every run
 
 
+def test_wrk_distinct_requests_script_varies_every_request() -> None:
+    lua = upstream.DISTINCT_REQUESTS_LUA
+    assert 'auth = "Bearer " .. args[1]' in lua  # the one token, from the command line
+    assert 'string.format("%016x", n)' in lua
+    assert '["X-Trace-Id"] = trace' in lua
+    assert "n = n + 1" in lua.split("function request()", 1)[1]  # a new value per request
+    assert "(id or 0) * 1000000000" in lua  # threads count in disjoint ranges
+
+
 def test_cpu_seconds_and_rss_of_this_process() -> None:
     import os
 
