@@ -10,9 +10,12 @@ by its requests:
 - ``floor``: ``floor_proxy.py`` with one process (no checks at all);
 - ``jwtgate``: one gateway worker, an ES256 token already in the
   verified-token cache, every feature on (metrics, access log, rate limit),
-  the configuration of ``gateway.py``.
+  the configuration of ``gateway.py``;
+- ``jwtgate-distinct`` (with ``--distinct``): the same, but every request
+  carries its own ``X-Trace-Id``, so no memo of a repeated request applies.
 
     .venv/bin/python benchmarks/instructions.py            # both rows
+    .venv/bin/python benchmarks/instructions.py --distinct # and the distinct-request row
     .venv/bin/python benchmarks/instructions.py --only jwtgate --seconds 8
 """
 
@@ -26,10 +29,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from upstream import free_port, nginx_conf, run_wrk, start_process, stop_process, wait_port
+from upstream import (
+    DISTINCT_REQUESTS_LUA,
+    free_port,
+    nginx_conf,
+    run_wrk,
+    start_process,
+    stop_process,
+    wait_port,
+)
 
 from gateway import PY, gateway_config, make_tokens
 
@@ -45,16 +57,18 @@ def _instructions(out: Path) -> int:
     return int(found.group(1))
 
 
-def measure(argv: list[str], port: int, out: Path, seconds: float, header: str | None) -> float:
+def measure(
+    argv: list[str], port: int, out: Path, seconds: float, header: str | None, **wrk: Any
+) -> float:
     """Instructions per request of ``argv`` (serving on ``port``) under callgrind."""
     tool = ["valgrind", "-q", "--tool=callgrind", f"--callgrind-out-file={out}"]
     proc = start_process([*tool, *argv])
     try:
         wait_port(port, proc, limit=120)
         url = f"http://127.0.0.1:{port}/bench"
-        run_wrk(url, connections=16, threads=1, duration=3, header=header)  # warm-up
+        run_wrk(url, connections=16, threads=1, duration=3, header=header, **wrk)  # warm-up
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
-        result = run_wrk(url, connections=16, threads=1, duration=seconds, header=header)
+        result = run_wrk(url, connections=16, threads=1, duration=seconds, header=header, **wrk)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
         dump = Path(f"{out}.1")
         for _ in range(100):  # the dump is written by the traced process
@@ -72,6 +86,9 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=5.0, help="measured wrk run per row")
     p.add_argument("--only", choices=("floor", "jwtgate"))
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--distinct", action="store_true", help="also measure jwtgate on requests that all differ"
+    )
     a = p.parse_args()
     rows: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="jwtgate-instr-") as tmp:
@@ -100,13 +117,20 @@ def main() -> int:
                 argv = [PY, "-m", "jwtgate.gateway", "--config", str(cfg)]
                 header = f"Authorization: Bearer {token}"
                 rows["jwtgate"] = measure(argv, port, work / "gw.out", a.seconds, header)
+                if a.distinct:
+                    lua = work / "distinct.lua"
+                    lua.write_text(DISTINCT_REQUESTS_LUA, encoding="utf-8")
+                    rows["jwtgate-distinct"] = measure(
+                        argv, port, work / "gwd.out", a.seconds, None,
+                        script=lua, script_args=(token,),
+                    )  # fmt: skip
         finally:
             stop_process(nginx)
     if a.json:
         print(json.dumps({k: round(v) for k, v in rows.items()}))
     else:
         for name, value in rows.items():
-            print(f"{name:8s} {value / 1000:8.1f}k instructions per request")
+            print(f"{name:16s} {value / 1000:8.1f}k instructions per request")
     return 0
 
 
