@@ -73,21 +73,21 @@ async def _exchange(base: str, raw: bytes, responses: int) -> list[bytes]:
 
 
 @pytest.fixture
-def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the upstream responses the fast lane awaited by callback."""
-    made: list[int] = []
-    original = lane._Exchange.__init__
+def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The exchanges (outcomes) whose upstream response the fast lane awaited by callback."""
+    made: list[Any] = []
+    original = lane._Exchange.wait
 
     def counting(self: Any, *args: Any) -> None:
-        made.append(1)
+        made.append(self)
         original(self, *args)
 
-    monkeypatch.setattr(lane._Exchange, "__init__", counting)
+    monkeypatch.setattr(lane._Exchange, "wait", counting)
     return made
 
 
 async def test_warm_requests_take_the_lane(
-    gw_config: Any, gateway: Any, http: Any, exchanges: list[int]
+    gw_config: Any, gateway: Any, http: Any, exchanges: list[Any]
 ) -> None:
     async with _upstream() as url, gateway(gw_config([_route(url)])) as base:
         results = []
@@ -99,8 +99,19 @@ async def test_warm_requests_take_the_lane(
     assert len(exchanges) == 4
 
 
+async def test_the_exchange_is_the_outcome_it_records(
+    gw_config: Any, gateway: Any, http: Any, exchanges: list[Any]
+) -> None:
+    async with _upstream() as url, gateway(gw_config([_route(url)])) as base:
+        for i in range(3):
+            async with http.get(f"{base}/p{i}") as resp:
+                assert resp.status == 200
+    # The exchange's own fields never stand in for the outcome's.
+    assert [(out.route, out.status) for out in exchanges] == [("r", 200), ("r", 200)]
+
+
 async def test_requests_the_lane_declines_still_work(
-    gw_config: Any, gateway: Any, http: Any, exchanges: list[int]
+    gw_config: Any, gateway: Any, http: Any, exchanges: list[Any]
 ) -> None:
     async with _upstream() as url, gateway(gw_config([_route(url)])) as base:
         async with http.get(f"{base}/warm") as resp:
@@ -114,7 +125,7 @@ async def test_requests_the_lane_declines_still_work(
 
 
 async def test_read_timeout_on_a_pooled_connection_is_504(
-    gw_config: Any, gateway: Any, http: Any, exchanges: list[int]
+    gw_config: Any, gateway: Any, http: Any, exchanges: list[Any]
 ) -> None:
     route = _route("", timeouts={"read": 0.3})
     async with _upstream({b"/slow": 2.0}) as url:
@@ -211,7 +222,7 @@ async def test_lane_and_asgi_path_write_the_same_upstream_heads(
     token = mint("alice", roles=["user", "ops"], scope="read write")
     requests = _requests(token)
     lane_used: list[int] = []
-    exchange = lane._Exchange.__init__
+    exchange = lane._Exchange.wait
 
     def counting(self: Any, *args: Any) -> None:
         lane_used.append(1)
@@ -227,7 +238,7 @@ async def test_lane_and_asgi_path_write_the_same_upstream_heads(
                 asgi = [await _send(base, raw) for raw in requests]
             asgi_heads = heads[:]
             del heads[:]
-            monkeypatch.setattr(lane._Exchange, "__init__", counting)
+            monkeypatch.setattr(lane._Exchange, "wait", counting)
             laned = [await _send(base, raw) for raw in requests]  # the pool is warm now
     assert asgi == laned
     assert all(b" 200 " in status for status in asgi)

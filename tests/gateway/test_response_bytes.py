@@ -223,13 +223,13 @@ async def test_client_sees_the_pinned_bytes(
     path: bytes, gw_config: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exchanges: list[object] = []
-    original = lane._Exchange.__init__
+    original = lane._Exchange.wait
 
     def counting(self: Any, *args: Any) -> None:
         exchanges.append(self)
         original(self, *args)
 
-    monkeypatch.setattr(lane._Exchange, "__init__", counting)
+    monkeypatch.setattr(lane._Exchange, "wait", counting)
     route = {"name": "r", "match": {"prefix": "/"}, "auth": "public"}
     async with _upstream() as url, gateway(gw_config([{**route, "upstream": url}])) as base:
         # Twice: the first connects upstream (a task), the second takes the

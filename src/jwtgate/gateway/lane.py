@@ -78,7 +78,9 @@ class Lane:
         limiter = res.limiter
         if not isinstance(limiter, MemoryRateLimiter):
             return False
-        out = Outcome()
+        # The outcome is also the exchange that awaits the upstream response:
+        # one object a request, not two.
+        out = _Exchange()
         repeated: FrontMemo | None = None
         try:
             if cycle.repeated:
@@ -131,38 +133,41 @@ class Lane:
         except Exception as exc:
             _failed(cycle, exc)
             return True
-        _Exchange(cycle, conn, out, res, route, base, target, headers)
+        out.wait(cycle, conn, res, route, base, target, headers)
         return True
 
 
-class _Exchange:
-    """One upstream response awaited by callback, from the connection's bytes or its timer.
+class _Exchange(Outcome):
+    """A request's outcome, and its upstream response awaited by callback.
 
-    The connection calls :meth:`step` once its parser is done with received
-    bytes, once it failed, or once the read timeout passed.
+    Once the request is written (:meth:`wait`), the connection calls
+    :meth:`step` once its parser is done with received bytes, once it
+    failed, or once the read timeout passed.
     """
 
-    __slots__ = ("base", "conn", "cycle", "headers", "out", "res", "route", "target")
+    # None of Outcome's names: a slot named again would hide the outcome's
+    # (its ``route`` is the route's name, ``compiled`` the route itself).
+    __slots__ = ("base", "compiled", "conn", "cycle", "headers", "res", "target")
 
-    def __init__(
+    def wait(
         self,
         cycle: Cycle,
         conn: Connection,
-        out: Outcome,
         res: Resources,
         route: CompiledRoute,
         base: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
     ) -> None:
-        self.cycle, self.conn, self.out, self.res, self.route = cycle, conn, out, res, route
+        """Await the response to the request just written on ``conn``."""
+        self.cycle, self.conn, self.res, self.compiled = cycle, conn, res, route
         self.base, self.target, self.headers = base, target, headers
         conn.on_progress = self.step
         conn.watch(route.read_timeout)  # one wait: from the request to the response head
 
     def step(self) -> None:
         """The connection made progress (or the timeout passed): answer, stream or retry."""
-        cycle, conn, out, res = self.cycle, self.conn, self.out, self.res
+        cycle, conn, out, res = self.cycle, self.conn, self, self.res
         if not conn.headers_done and conn.error is None and not conn.timed_out:
             conn.on_progress = self.step  # part of a head: the same deadline holds
             return
@@ -179,7 +184,7 @@ class _Exchange:
                 raise BadGateway()
             if not conn.complete:
                 # A body still arriving: stream it from a task.
-                pending = res.upstream.relay(conn, cycle.send, self.route.read_timeout)
+                pending = res.upstream.relay(conn, cycle.send, self.compiled.read_timeout)
                 _continue(cycle, complete(pending, cycle.scope, cycle.send, res, out))
                 return
             out.status = conn.status
@@ -200,11 +205,11 @@ class _Exchange:
         _forward(
             self.cycle,
             self.res,
-            self.route,
+            self.compiled,
             self.base,
             self.target,
             self.headers,
-            self.out,
+            self,
             retry=False,
         )
 
