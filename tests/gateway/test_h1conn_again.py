@@ -113,16 +113,24 @@ async def _serve(chunks: list[bytes], again: bool) -> tuple[list[Any], list[byte
     conn.parser = _Parser()  # type: ignore[assignment]
     if not again:
         conn.keep_again = lambda: None  # type: ignore[method-assign]
+    return app.seen, await run_reads(conn, chunks), parsed
+
+
+async def run_reads(conn: H1Protocol, chunks: list[bytes], turns: int = 5) -> list[bytes]:
+    """Connect, send ``chunks`` one read each (``turns`` loop turns apart), disconnect.
+
+    Returns the bytes written back.
+    """
     transport = _Transport()
     conn.connection_made(transport)
     for chunk in chunks:
         if transport.closing:
             break
         conn.data_received(chunk)
-        for _ in range(5):
+        for _ in range(turns):
             await asyncio.sleep(0)
     conn.connection_lost(None)
-    return app.seen, transport.out, parsed
+    return transport.out
 
 
 async def test_a_repeated_read_is_not_parsed_again() -> None:

@@ -81,6 +81,11 @@ class H1Connection:
         self._room = limits.max_header_bytes  # of the head being parsed (h1proto)
         self._head_raw = 0
         self._in_head = False
+        # The read the next head began in, if at a boundary. Its request line
+        # (RFC 9112 section 3) has no CR, LF or NUL in the method or target, so
+        # an LF just after "method SP target SP HTTP/1.1 CR" ends that line:
+        # a read that began with CR LF, or a longer line, has no LF there.
+        self._first: bytes | None = None
         # Framing fields of the head being parsed; h1proto resets them once
         # read, so a request without them costs no store.
         self._framing = 0  # 1: Content-Length seen, 2: Transfer-Encoding seen

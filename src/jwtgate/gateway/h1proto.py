@@ -110,6 +110,8 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             if seen and self._again_head is not None and not (self.current or self._lingering):
                 self.again()
                 return
+            if boundary:
+                self._first = data  # the next head begins in it (on_headers_complete)
         heads = self._heads
         try:
             self.parser.feed_data(data)
@@ -170,8 +172,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         self._head_raw = 0
         # (_framing, _te and _expect are back to their defaults: the previous
         # head's on_headers_complete reset them, or refused the connection.)
-        # The head's deadline is set once the read is parsed, if the head
-        # is still incomplete then (data_received).
+        # The head's deadline is set once the read is parsed (data_received).
 
     def on_url(self, url: bytes) -> None:
         """Parser callback: (a piece of) the request target."""
@@ -209,7 +210,15 @@ class H1Protocol(H1Connection, asyncio.Protocol):
         parser = self.parser
         framing = self._framing
         keep_alive = parser.should_keep_alive()
-        version = parser.get_http_version()
+        raw_method = parser.get_method()
+        # llhttp formats the version anew on every call: first see whether the
+        # head's first read starts "method SP target SP HTTP/1.1 CRLF" (h1conn).
+        first, self._first = self._first, None
+        end = len(raw_method) + len(self._url) + 12
+        if first is not None and first[end - 11 : end] == b" HTTP/1.1\r\n":
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
         if framing:
             self._framing, te, self._te = 0, self._te, b""
             self._heads += 1  # counted twice: a request with a body is never repeated
@@ -227,7 +236,6 @@ class H1Protocol(H1Connection, asyncio.Protocol):
                     # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means
                     # faulty framing; serve this request, then close.
                     keep_alive = False
-        raw_method = parser.get_method()
         method = _METHODS.get(raw_method)
         if method is None:
             method = raw_method.decode("ascii")
