@@ -135,6 +135,37 @@ def _underscore_alias(name: bytes, strip: frozenset[bytes]) -> bool:
     )
 
 
+# What the loop in sanitize does with a field, by name: one dict lookup per
+# field instead of a set lookup per category, a prefix test and an
+# underscore search. Built per strip set (one per configuration) from the
+# fixed sets, with names seen since added as classified by _verdict; only
+# short names are added and a full table is rebuilt, so clients sending
+# made-up names cannot grow it.
+_KEEP, _DROP, _TAKE, _HOP = 0, 1, 2, 3
+_KINDS_MAX = 1024
+_KINDS_NAME = 64
+_kinds: tuple[frozenset[bytes], dict[bytes, int]] | None = None
+
+
+def _table(strip: frozenset[bytes]) -> dict[bytes, int]:
+    """The name table for ``strip``: the fixed categories, later ones winning."""
+    table = dict.fromkeys(strip, _DROP)
+    table.update(dict.fromkeys(HOP_BY_HOP, _HOP))
+    table.update(dict.fromkeys(_TAKEN, _TAKE))
+    return table
+
+
+def _verdict(name: bytes, strip: frozenset[bytes]) -> int:
+    """A name in none of the fixed sets: dropped when it is a controlled
+    prefix or an underscore alias of a controlled name, else kept."""
+    if name.startswith(ALWAYS_STRIPPED_PREFIXES) or (
+        # 0x5F is "_": an int operand is a memchr, a bytes one a slower search.
+        0x5F in name and _underscore_alias(name, strip)
+    ):
+        return _DROP
+    return _KEEP
+
+
 def sanitize(
     raw: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...],
     strip: frozenset[bytes],
@@ -146,20 +177,35 @@ def sanitize(
     values together exceed ``max_bytes``, and :class:`BadRequest` for
     ambiguous framing headers.
     """
+    global _kinds
+    kinds = _kinds
+    if kinds is None or kinds[0] is not strip:
+        kinds = _kinds = (strip, _table(strip))
+    table = kinds[1]
     out = InboundHeaders()
     keep = out.headers
     connection_named: set[bytes] | None = None
     size = 0
     for name, value in raw:
         size += len(name) + len(value) + 4
-        if name in _TAKEN:
+        kind = table.get(name)
+        if kind is None:
+            kind = _verdict(name, strip)
+            if len(name) <= _KINDS_NAME:
+                if len(table) >= _KINDS_MAX + len(strip):
+                    table = _table(strip)
+                    _kinds = (strip, table)
+                table[name] = kind
+        if kind == _KEEP:
+            keep.append((name, value))
+        elif kind == _TAKE:
             if name == b"authorization":
                 out.authorization.append(value)
             elif name == b"host" and out.host is None:
                 out.host = value
             else:  # the rest, and a second Host (refused there)
                 _take(out, name, value)
-        elif name in HOP_BY_HOP:
+        elif kind == _HOP:
             # The common values (one option, no field named) need no split.
             if name == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                 tokens = {t.strip().lower() for t in value.split(b",")}
@@ -168,15 +214,6 @@ def sanitize(
                     connection_named = (connection_named or set()) | tokens
             elif name == b"transfer-encoding":
                 out.chunked = True
-        elif (
-            name in strip
-            or name.startswith(ALWAYS_STRIPPED_PREFIXES)
-            # 0x5F is "_": an int operand is a memchr, a bytes one a slower search.
-            or (0x5F in name and _underscore_alias(name, strip))
-        ):
-            continue
-        else:
-            keep.append((name, value))
     out.size = size
     if size > max_bytes:
         raise HeadersTooLarge()
