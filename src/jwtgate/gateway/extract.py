@@ -68,6 +68,11 @@ class Extracted:
 _TOKENS: dict[bytes, Extracted] = {}
 _TOKENS_MAX = 1024
 _TOKENS_VALUE_MAX = 2048
+# The entry of _TOKENS answered last. The parser makes a new bytes object for
+# every request, so a dict lookup hashes the whole value (~500 bytes) again;
+# comparing it with the last value is one memcmp, and consecutive requests
+# of a worker mostly carry the same token (one client, or a few services).
+_last: tuple[bytes, Extracted] | None = None
 
 
 def _bearer_token(value: bytes) -> bytes | None:
@@ -165,16 +170,24 @@ def extract(route: CompiledRoute, inbound: InboundHeaders, query: bytes) -> Extr
         # no stray bytes, on a header-only route. The same checks as
         # _from_header and _bearer_token, without their calls; any other
         # shape takes the general path below.
+        global _last
         value = values[0]
-        known = _TOKENS.get(value)
-        if known is None and value[6:7] == b" " and value[:6].lower() == b"bearer":
-            body = value[7:].rstrip(b"=")  # (a second space is not b64)
-            if body and not body.translate(None, _B64CHARS):
-                known = Extracted(value[7:].decode("ascii"), "header", b"", None)
-                if len(value) <= _TOKENS_VALUE_MAX:
-                    if len(_TOKENS) >= _TOKENS_MAX:
-                        _TOKENS.clear()
-                    _TOKENS[value] = known
+        last = _last
+        if last is not None and value == last[0]:
+            known: Extracted | None = last[1]
+        else:
+            known = _TOKENS.get(value)
+            if known is None and value[6:7] == b" " and value[:6].lower() == b"bearer":
+                body = value[7:].rstrip(b"=")  # (a second space is not b64)
+                if body and not body.translate(None, _B64CHARS):
+                    known = Extracted(value[7:].decode("ascii"), "header", b"", None)
+                    if len(value) <= _TOKENS_VALUE_MAX:
+                        if len(_TOKENS) >= _TOKENS_MAX:
+                            _TOKENS.clear()
+                        _TOKENS[value] = known
+                        _last = (value, known)
+            elif known is not None:
+                _last = (value, known)
         if known is not None:
             if query or inbound.cookie is not None:
                 return Extracted(known.token, "header", query, inbound.cookie)
