@@ -33,8 +33,7 @@ _METHODS = {
 
 _NO_CONNECT = frozenset(_METHODS.values())
 _NOTED = frozenset({b"content-length", b"transfer-encoding", b"expect"})
-# The longest read kept to be recognised again (a head, and the CR LF llhttp
-# skips between requests).
+# The longest read kept to be recognised again (h1conn.H1Connection.again).
 _AGAIN_MAX = 4096
 
 
@@ -128,6 +127,7 @@ class H1Protocol(H1Connection, asyncio.Protocol):
             self._refuse(error)
         else:
             if self._in_head:
+                self._first = None  # a head split over reads asks llhttp for its version
                 if self._head_raw > self.limits.max_header_bytes + 256:
                     self._refuse(HeadersTooLarge())
                 elif self._head_raw == 0 and self.current is None:
