@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from jwtgate.gateway.accesslog import AccessLogger
-from jwtgate.gateway.metrics import _BATCH, _VERIFY_BUCKETS, GatewayMetrics
+from jwtgate.gateway.metrics import _VERIFY_BUCKETS, LATENCY_BATCH, GatewayMetrics
 from jwtgate.gateway.outcome import Outcome, record
 from jwtgate.gateway.state import Resources
 from jwtgate.gateway.stats import GatewayStats
@@ -166,11 +166,11 @@ async def test_batches_flush_once_per_interval() -> None:
     assert total() is None  # a loop iteration alone does not flush (no getpid per turn)
     await asyncio.sleep(0.2)
     assert total() == 100
-    for _ in range(_BATCH + 44):  # one endless iteration: batches are still bounded
+    for _ in range(LATENCY_BATCH + 44):  # one endless iteration: batches are still bounded
         m.request("r", 200, 0.001)
-    assert total() == 100 + _BATCH
+    assert total() == 100 + LATENCY_BATCH
     await asyncio.sleep(0.2)
-    assert total() == 144 + _BATCH
+    assert total() == 144 + LATENCY_BATCH
     assert (
         m.registry.get_sample_value("jwtgate_auth_total", {"outcome": "allowed", "code": "ok"})
         == 100

@@ -8,7 +8,7 @@ import json
 from typing import Any, cast
 
 from jwtgate.gateway.accesslog import AccessLogger
-from jwtgate.gateway.metrics import _BATCH, GatewayMetrics
+from jwtgate.gateway.metrics import LATENCY_BATCH, GatewayMetrics
 from jwtgate.gateway.outcome import Outcome, record
 from jwtgate.gateway.state import Resources
 from jwtgate.gateway.stats import GatewayStats
@@ -66,13 +66,13 @@ async def test_each_routes_batch_is_bounded_by_its_own_requests() -> None:
     def armed() -> bool:
         return m.scheduled
 
-    for _ in range(_BATCH - 1):  # one endless loop iteration: no timer runs
+    for _ in range(LATENCY_BATCH - 1):  # one endless loop iteration: no timer runs
         _record(res, "a")
         _record(res, "b")
     assert _sample(m, "jwtgate_request_seconds_count", "a") == 0  # still tallied
     _record(res, "a")  # a's batch is full: everything is handed over
-    assert _sample(m, "jwtgate_request_seconds_count", "a") == _BATCH
-    assert _sample(m, "jwtgate_request_seconds_count", "b") == _BATCH - 1
+    assert _sample(m, "jwtgate_request_seconds_count", "a") == LATENCY_BATCH
+    assert _sample(m, "jwtgate_request_seconds_count", "b") == LATENCY_BATCH - 1
     assert not armed()
     _record(res, "b")  # the next tally arms the timer again
     assert armed()

@@ -33,7 +33,7 @@ which also gives the auth outcomes and the 429s when flushed; the
 other per-request series (latency, verification latency) are tallied in plain
 dicts and handed to prometheus-client at most every ``flush_interval``
 seconds (0.25 s by default, a ``call_later`` timer armed by the first
-tally), after ``_BATCH`` requests of a route, and before every render, so a scrape
+tally), after ``LATENCY_BATCH`` requests of a route, and before every render, so a scrape
 of another worker's samples lags its requests by at most the interval.
 In multiprocess mode each ``inc`` is a locked write to a memory-mapped
 file that first calls ``getpid()`` (a system call) to notice a fork, so
@@ -64,9 +64,9 @@ from jwtgate.gateway.metricparts import (
 )
 from jwtgate.gateway.stats import RequestKey
 
-__all__ = ["GatewayMetrics", "multiprocess_dir"]
+__all__ = ["LATENCY_BATCH", "GatewayMetrics", "multiprocess_dir"]
 
-_BATCH = 4096
+LATENCY_BATCH = 4096
 _FLUSH_SECONDS = 0.25
 
 
@@ -170,14 +170,14 @@ class GatewayMetrics:
         hist.counts[bisect_left(hist.bounds, seconds)] += 1
         hist.total += seconds
         hist.n += 1
-        if hist.n >= _BATCH or not self.scheduled:
+        if hist.n >= LATENCY_BATCH or not self.scheduled:
             self.settle(hist)
 
     def settle(self, hist: _PendingHistogram) -> None:
         """After a tally into ``hist``: flush a full batch, or arm the timer if not armed."""
         # The route's own count bounds the batch (a loop iteration that never
         # ends, with no timer run): one counter per request, not two.
-        if hist.n >= _BATCH:
+        if hist.n >= LATENCY_BATCH:
             self.flush()
         elif not self.scheduled:
             self._schedule()

@@ -6,7 +6,7 @@ from bisect import bisect_left
 from time import perf_counter
 
 from jwtgate.gateway.asgi import Scope
-from jwtgate.gateway.metrics import _BATCH
+from jwtgate.gateway.metrics import LATENCY_BATCH
 from jwtgate.gateway.state import Resources
 
 __all__ = ["Outcome", "record"]
@@ -66,7 +66,7 @@ def record(scope: Scope, res: Resources, out: Outcome) -> None:
             hist.counts[bisect_left(hist.bounds, elapsed)] += 1
             hist.total += elapsed
             hist.n += 1
-            if hist.n >= _BATCH or not metrics.scheduled:
+            if hist.n >= LATENCY_BATCH or not metrics.scheduled:
                 metrics.settle(hist)
     # The logger checks whether it is enabled (the common case: it is).
     client = scope.get("client")
