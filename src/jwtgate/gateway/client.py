@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
 
 import httptools
 
@@ -22,19 +21,19 @@ from jwtgate.gateway.deadlines import Deadlines
 from jwtgate.gateway.head_memo import HEADS, remember
 from jwtgate.gateway.headers import HOP_BY_HOP
 from jwtgate.gateway.upstream_headers import pairs, without_named
+from jwtgate.gateway.upstream_stream import Streaming
 from jwtgate.gateway.upstream_wait import UpstreamClosed, Waits
 
 __all__ = ["Connection", "UpstreamClosed", "pairs"]
 
-_HIGH_WATER = 1 << 20
-_LOW_WATER = 1 << 18
+_HIGH_WATER = 1 << 20  # buffered response bytes past which reading pauses
 # Never forwarded to the client: hop-by-hop fields (RFC 9110 section 7.6.1),
 # and Date, which our server writes itself (section 6.6.1; not two of them).
 # Content-Length is forwarded but also noted apart, for the server's framing.
 _SET_ASIDE = HOP_BY_HOP | {b"date", b"content-length"}
 
 
-class Connection(Waits, asyncio.Protocol):
+class Connection(Waits, Streaming, asyncio.Protocol):
     """One upstream connection carrying one request at a time."""
 
     def __init__(self, key: tuple[str, int], deadlines: Deadlines) -> None:
@@ -64,8 +63,7 @@ class Connection(Waits, asyncio.Protocol):
         self._got_bytes = False
         self.keep_alive = True
         self._paused = False
-        # The parser at a message boundary (no message begun since the last ended).
-        self._rest = True
+        self._rest = True  # the parser at a message boundary
         self._misses = -1  # whole responses the memo did not know, since a hit
 
     # ----------------------------------------------------------- protocol
@@ -93,8 +91,10 @@ class Connection(Waits, asyncio.Protocol):
             try:
                 self._parser.feed_data(data)
             except httptools.HttpParserError:
-                self._fail()
-                return
+                if not self.complete:
+                    self._fail()
+                    return
+                self.close()  # on_message_begin refused a message after the response
             if fresh and self.complete and self._rest and self._coding is None:
                 # One whole response in one read, checked and copied on the first
                 # such miss after a hit (a Date just changed) and one in 16 otherwise:
@@ -186,6 +186,11 @@ class Connection(Waits, asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         """Parser callback: a message begins (the parser leaves its boundary)."""
+        if self.complete:
+            # A response nobody asked for yet (RFC 9112 section 9.3: responses
+            # answer requests in order) would answer the wrong request: refused,
+            # and data_received closes the connection.
+            raise UpstreamClosed(False)
         self._rest = False
 
     def on_message_complete(self) -> None:
@@ -195,9 +200,7 @@ class Connection(Waits, asyncio.Protocol):
             # An interim response (RFC 9110 section 15.2; not 101, where the parser
             # stops): dropped, as aiohttp's client does. Taken as final, the final
             # one would answer the connection's next request.
-            self.status, self.fields, self.length, self.connection = 0, [], None, ()
-            self._coding = None
-            self.headers_done = False
+            self._new_message()
             return
         self.complete = True
 
@@ -253,13 +256,16 @@ class Connection(Waits, asyncio.Protocol):
         transport = self.transport
         if not self.keep_alive or not self.complete or transport is None or transport.is_closing():
             return False
-        self.status = 0
-        self.fields = []
-        self.length = self._coding = self.error = None
-        self.connection = ()
-        self.headers_done = self.complete = self._got_bytes = False
+        self._new_message()
+        self.error = None
+        self.complete = self._got_bytes = False
         self.reused = True
         return True
+
+    def _new_message(self) -> None:
+        self.status, self.fields, self.length, self.connection = 0, [], None, ()
+        self._coding = None
+        self.headers_done = False
 
     def write(self, data: bytes) -> None:
         """Write a whole request (head and any body) in one piece."""
@@ -267,34 +273,3 @@ class Connection(Waits, asyncio.Protocol):
         if transport is None:
             raise UpstreamClosed(True)
         transport.write(data)
-
-    async def send(self, head: bytes, body: AsyncIterator[bytes]) -> None:
-        """Write the request head, then ``body`` with chunked coding."""
-        transport = self.transport
-        if transport is None:
-            raise UpstreamClosed(True)
-        transport.write(head)
-        async for chunk in body:
-            if self.error is not None:
-                raise self.error
-            if chunk:
-                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            if self._write_ready is not None:
-                await self._write_ready
-        transport.write(b"0\r\n\r\n")
-
-    async def chunks(self, seconds: float) -> AsyncIterator[bytes]:
-        """The response body as it arrives."""
-        body = self._body
-        while True:
-            while body:
-                chunk = body.popleft()
-                self._buffered -= len(chunk)
-                if self._paused and self._buffered < _LOW_WATER:
-                    self._resume()
-                yield chunk
-            if self.complete:
-                return
-            if self.error is not None:
-                raise self.error
-            await self._wait(seconds)
